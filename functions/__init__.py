@@ -1,0 +1,1 @@
+"""Lambda code: agents (forward + compensate), shared models, repositories, Powertools setup."""

@@ -1,0 +1,98 @@
+"""Execution: run each generated test's check against the target.
+
+A callback step: the handler is invoked asynchronously with a task token, heartbeats after
+every test and reports the outcome itself. Every artifact key is written to the ledger
+before the artifact, so a crash at any point leaves nothing the compensation cannot find.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from functions.agents.ledger import compensate, created
+from functions.common.models import RunResult, TestCase
+from functions.common.step import Step
+from functions.common.store import ArtifactStore, SagaStore
+from functions.common.targets import HttpResponse, TargetRefused
+
+STEP = "Execution"
+_TAG = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.S | re.I)
+
+Fetch = Callable[[str], HttpResponse]
+
+
+def visible_texts(body: str, limit: int = 50) -> list[str]:
+    """The page's text fragments, as a person would read them (for Evolution's suggestions)."""
+    texts = (" ".join(html.unescape(t).split()) for t in _TAG.split(body) if t and t.lower() not in ("script", "style"))
+    return list(dict.fromkeys(t for t in texts if 0 < len(t) <= 120))[:limit]
+
+
+def evaluate(test: TestCase, response: HttpResponse) -> RunResult:
+    """Judge one response against one test: a pure function of the two."""
+    texts = visible_texts(response.body)
+    if response.status != test.expected_status:
+        outcome, detail = "FAILED", f"expected HTTP {test.expected_status}, got {response.status}"
+    elif test.kind == "text" and test.expected_text and test.expected_text not in " ".join(texts):
+        outcome, detail = "FAILED", f"text {test.expected_text!r} not found on the page"
+    else:
+        outcome, detail = "PASSED", "ok"
+    return RunResult(
+        test_id=test.test_id,
+        outcome=outcome,
+        status_code=response.status,
+        duration_ms=response.elapsed_ms,
+        detail=detail,
+        page_words=texts if outcome == "FAILED" else [],
+    )
+
+
+def check(test: TestCase, fetch: Fetch) -> RunResult:
+    try:
+        return evaluate(test, fetch(test.url))
+    except TargetRefused:
+        raise
+    except OSError as error:  # connection refused, timeout, TLS failure: the test's own outcome
+        return RunResult(test_id=test.test_id, outcome="ERROR", duration_ms=0, detail=f"unreachable: {error}")
+
+
+def artifact_key(saga_id: str, test_id: str) -> str:
+    return f"runs/{saga_id}/{test_id}.json"
+
+
+def run(
+    step: Step, store: SagaStore, artifacts: ArtifactStore, fetch: Fetch, heartbeat: Callable[[], None]
+) -> dict[str, Any]:
+    tests = [TestCase.model_validate(t) for t in store.items("tests", step.saga_id)]
+    pending = sorted((t for t in tests if t.status == "GENERATED"), key=lambda t: t.test_id)
+    already = {r["test_id"]: r for r in store.items("runs", step.saga_id)}
+    todo = [t for t in pending if t.test_id not in already]  # a retry resumes, it does not redo
+    to_run, crash = step.faults.partial(step.ctx, todo)
+    results = [RunResult.model_validate(r) for r in already.values()]
+    for test in to_run:
+        result = check(test, fetch)
+        key = artifact_key(step.saga_id, test.test_id)
+        store.record_artifacts(step.saga_id, STEP, [key])  # intent first: never an unlisted artifact
+        artifacts.put(key, json.dumps({"test": test.model_dump(), "result": result.model_dump()}).encode())
+        result.artifact_key = key
+        store.record(step.saga_id, STEP, "runs", [result.model_dump()])
+        results.append(result)
+        heartbeat()
+    if crash:
+        step.faults.crash_after_partial_write(step.ctx, len(to_run))
+    passed = sum(r.outcome == "PASSED" for r in results)
+    return {"runs": len(results), "passed": passed, "failed": len(results) - passed}
+
+
+def undo(step: Step, store: SagaStore, artifacts: ArtifactStore) -> dict[str, Any]:
+    """Delete the artifacts this saga's Execution step wrote and mark its runs CLEANED."""
+
+    def _undo(entry: dict[str, Any]) -> int:
+        deleted = artifacts.delete(created(entry, "artifacts"))
+        cleaned = store.set_status("runs", step.saga_id, created(entry, "runs"), "CLEANED")
+        return deleted + cleaned
+
+    return compensate(store, step.saga_id, STEP, _undo)

@@ -1,0 +1,28 @@
+"""The compensation protocol every compensable agent shares: driven by the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from functions.common.store import COMPENSATED, SagaStore
+
+
+def created(entry: dict[str, Any], kind: str) -> list[str]:
+    """The ids of ``kind`` the ledger says a step created."""
+    return sorted(entry.get(f"created_{kind}", []))
+
+
+def compensate(store: SagaStore, saga_id: str, step: str, undo: Callable[[dict[str, Any]], int]) -> dict[str, Any]:
+    """Undo what ``step`` recorded, at most once.
+
+    ``begin_compensation`` fences the step (a late attempt can no longer write) and returns
+    the ledger entry; ``undo`` reverses exactly the ids in it and must itself be idempotent,
+    so a compensation that crashed half-way can simply run again.
+    """
+    entry = store.begin_compensation(saga_id, step)
+    if entry["status"] == COMPENSATED:
+        return {"step": step, "undone": 0, "already_compensated": True}
+    undone = undo(entry)
+    first = store.finish_compensation(saga_id, step, undone)
+    return {"step": step, "undone": undone, "already_compensated": not first}

@@ -1,0 +1,143 @@
+"""The saga's documents: what a client sends, what each task receives, what agents create."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+MAX_STORIES = 50
+MAX_STORY_CHARS = 500
+
+
+class SagaRequest(BaseModel):
+    """What a client asks for: generate and run tests for one project."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+    target_url: HttpUrl
+    user_stories: list[str] = Field(min_length=1, max_length=MAX_STORIES)
+
+    @field_validator("target_url")
+    @classmethod
+    def _http_only(cls, url: HttpUrl) -> HttpUrl:
+        if url.scheme not in ("http", "https"):
+            raise ValueError("target_url must be an http(s) URL")
+        return url
+
+    @field_validator("user_stories")
+    @classmethod
+    def _stories_have_text(cls, stories: list[str]) -> list[str]:
+        for index, story in enumerate(stories):
+            if not story.strip():
+                raise ValueError(f"user story {index} is empty")
+            if len(story) > MAX_STORY_CHARS:
+                raise ValueError(f"user story {index} is longer than {MAX_STORY_CHARS} characters")
+        return stories
+
+
+class Fault(BaseModel):
+    """A fault to inject at one state (tests and demos; honoured only where allowed).
+
+    ``transient``: fail the first ``times`` attempts with a retryable error.
+    ``permanent``: fail every attempt with an error that is not retried.
+    ``exhaust``: fail every attempt with a retryable error, so retries run out.
+    ``partial``: write half of the step's items, then fail permanently.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["transient", "permanent", "exhaust", "partial"]
+    times: int = Field(default=1, ge=1, le=100)
+
+
+class SagaInput(BaseModel):
+    """The execution input: the request plus optional fault injection."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request: SagaRequest
+    faults: dict[str, Fault] = Field(default_factory=dict, max_length=20)
+
+
+class StepContext(BaseModel):
+    """Where a task is in its execution (from the ``$$`` context object)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    saga_id: str
+    execution_arn: str
+    state: str
+    attempt: int = 0
+    task_token: str | None = None
+
+
+class StepEvent(BaseModel):
+    """What every task receives (see ``statemachines.saga._payload``)."""
+
+    saga: dict[str, Any]
+    context: StepContext
+
+
+class Scenario(BaseModel):
+    scenario_id: str
+    title: str
+    story: str
+    path: str
+    expectations: list[str]
+
+
+TestKind = Literal["status", "text"]
+
+
+class TestCase(BaseModel):
+    __test__ = False  # not a pytest class
+
+    test_id: str
+    scenario_id: str
+    name: str
+    kind: TestKind
+    url: str
+    expected_status: int = 200
+    expected_text: str | None = None
+    code: str
+    status: Literal["GENERATED", "INVALID"] = "GENERATED"
+
+
+class RunResult(BaseModel):
+    test_id: str
+    outcome: Literal["PASSED", "FAILED", "ERROR"]
+    status_code: int | None = None
+    duration_ms: int
+    detail: str
+    artifact_key: str | None = None
+    page_words: list[str] = Field(default_factory=list)
+
+
+class Observation(BaseModel):
+    total: int
+    passed: int
+    failed: int
+    errored: int
+    mean_duration_ms: float
+    outcomes: dict[str, str]
+
+
+class Failure(BaseModel):
+    test_id: str
+    name: str
+    reason: str
+
+
+class Analysis(BaseModel):
+    total: int
+    pass_rate: float
+    failures: list[Failure]
+
+
+class Proposal(BaseModel):
+    test_id: str
+    change: Literal["replace_expected_text", "expect_status", "retire_test", "investigate"]
+    rationale: str
+    suggestion: str | None = None

@@ -1,0 +1,58 @@
+"""Parsing a task's event into typed documents, with errors a client can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from functions.common.errors import InvalidRequest
+from functions.common.faults import FaultPlan
+from functions.common.models import SagaInput, StepContext, StepEvent
+from functions.common.settings import Settings
+
+
+def describe(error: ValidationError) -> str:
+    """Pydantic's errors as one line: ``request.target_url: Input should be a valid URL; ...``."""
+    parts = []
+    for problem in error.errors(include_url=False):
+        where = ".".join(str(p) for p in problem["loc"]) or "input"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def parse_event(event: dict[str, Any]) -> StepEvent:
+    try:
+        return StepEvent.model_validate(event)
+    except ValidationError as error:
+        raise InvalidRequest(f"malformed task event: {describe(error)}") from error
+
+
+def parse_input(saga: dict[str, Any], *, strict: bool = False) -> SagaInput:
+    """The saga's request and faults; ``strict`` also rejects unknown top-level fields."""
+    document = saga if strict else {k: saga[k] for k in ("request", "faults") if k in saga}
+    try:
+        return SagaInput.model_validate(document)
+    except ValidationError as error:
+        raise InvalidRequest(describe(error)) from error
+
+
+class Step:
+    """Everything a handler needs about the task it is running."""
+
+    def __init__(self, event: dict[str, Any], *, strict: bool = False) -> None:
+        parsed = parse_event(event)
+        self.ctx: StepContext = parsed.context
+        self.saga: dict[str, Any] = parsed.saga
+        self.input = parse_input(parsed.saga, strict=strict)
+        self.settings = Settings.from_env()
+        if strict and self.input.faults and not self.settings.allow_fault_injection:
+            raise InvalidRequest("faults: fault injection is disabled in this deployment")
+        self.faults = FaultPlan(self.input.faults, self.settings.allow_fault_injection)
+
+    @property
+    def saga_id(self) -> str:
+        return self.ctx.saga_id
+
+    def result_of(self, step: str) -> dict[str, Any]:
+        return dict((self.saga.get("results") or {}).get(step) or {})

@@ -1,0 +1,243 @@
+"""Repositories: the business data each agent owns and the ledger of what it created.
+
+Every forward write goes through ``SagaStore.record``: the items and the ledger entry that
+names them are written in one DynamoDB transaction, so the ledger never disagrees with the
+data. The ledger entry is also the fence: once a compensation has started for a step, a
+late attempt of that step (a zombie whose task timed out) can no longer write.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from functions.common import aws
+from functions.common.errors import SagaFenced
+from functions.common.settings import Settings
+
+Kind = Literal["scenarios", "tests", "runs", "reports"]
+KEYS: dict[str, str] = {"scenarios": "scenario_id", "tests": "test_id", "runs": "test_id", "reports": "report"}
+
+ACTIVE, COMPENSATING, COMPENSATED = "ACTIVE", "COMPENSATING", "COMPENSATED"
+# Items per transaction: the ledger update plus a chunk of items stays under DynamoDB's 100.
+CHUNK = 50
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+def to_item(document: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-like dict as a DynamoDB item (floats as Decimal)."""
+    plain = json.loads(json.dumps(document), parse_float=Decimal)
+    return {k: _serialize(v) for k, v in plain.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class SagaStore(Protocol):
+    def record(self, saga_id: str, step: str, kind: Kind, items: Sequence[dict[str, Any]]) -> None: ...
+    def record_artifacts(self, saga_id: str, step: str, keys: Sequence[str]) -> None: ...
+    def items(self, kind: Kind, saga_id: str) -> list[dict[str, Any]]: ...
+    def ledger(self, saga_id: str) -> dict[str, dict[str, Any]]: ...
+    def begin_compensation(self, saga_id: str, step: str) -> dict[str, Any]: ...
+    def finish_compensation(self, saga_id: str, step: str, undone: int) -> bool: ...
+    def delete(self, kind: Kind, saga_id: str, ids: Iterable[str]) -> int: ...
+    def set_status(self, kind: Kind, saga_id: str, ids: Iterable[str], status: str) -> int: ...
+
+
+class DynamoSagaStore:
+    def __init__(self, settings: Settings) -> None:
+        self._tables: dict[str, str] = {
+            "scenarios": settings.scenarios_table,
+            "tests": settings.tests_table,
+            "runs": settings.runs_table,
+            "reports": settings.reports_table,
+        }
+        self._ledger = settings.ledger_table
+        self._ddb = aws.client("dynamodb")
+
+    # -- forward -------------------------------------------------------------------------
+    def record(self, saga_id: str, step: str, kind: Kind, items: Sequence[dict[str, Any]]) -> None:
+        key = KEYS[kind]
+        for start in range(0, len(items), CHUNK) if items else [0]:
+            chunk = items[start : start + CHUNK]
+            ids = [str(i[key]) for i in chunk]
+            puts = [{"Put": {"TableName": self._tables[kind], "Item": to_item({"saga_id": saga_id, **i})}} for i in chunk]
+            self._transact([self._ledger_add(saga_id, step, kind, ids), *puts], saga_id, step)
+
+    def record_artifacts(self, saga_id: str, step: str, keys: Sequence[str]) -> None:
+        self._transact([self._ledger_add(saga_id, step, "artifacts", list(keys))], saga_id, step)
+
+    def _ledger_add(self, saga_id: str, step: str, kind: str, ids: list[str]) -> dict[str, Any]:
+        names = {"#s": "status", "#u": "updated_at"}
+        values: dict[str, Any] = {":active": {"S": ACTIVE}, ":now": {"N": str(int(time.time() * 1000))}}
+        expression = "SET #s = :active, #u = :now"
+        if ids:
+            names["#k"] = f"created_{kind}"
+            values[":ids"] = {"SS": ids}
+            expression += " ADD #k :ids"
+        return {
+            "Update": {
+                "TableName": self._ledger,
+                "Key": {"saga_id": {"S": saga_id}, "step": {"S": step}},
+                "UpdateExpression": expression,
+                # The fence: no forward write once this step's compensation has begun.
+                "ConditionExpression": "attribute_not_exists(#s) OR #s = :active",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _transact(self, writes: list[dict[str, Any]], saga_id: str, step: str) -> None:
+        try:
+            self._ddb.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise SagaFenced(f"{step} of saga {saga_id} is being compensated; write refused") from error
+            raise
+
+    # -- reads ---------------------------------------------------------------------------
+    def items(self, kind: Kind, saga_id: str) -> list[dict[str, Any]]:
+        return self._query(self._tables[kind], saga_id)
+
+    def ledger(self, saga_id: str) -> dict[str, dict[str, Any]]:
+        return {entry["step"]: entry for entry in self._query(self._ledger, saga_id)}
+
+    def _query(self, table: str, saga_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        paginator = self._ddb.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=table,
+            KeyConditionExpression="saga_id = :s",
+            ExpressionAttributeValues={":s": {"S": saga_id}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            found.extend(from_item(i) for i in page["Items"])
+        return found
+
+    # -- compensation --------------------------------------------------------------------
+    def begin_compensation(self, saga_id: str, step: str) -> dict[str, Any]:
+        """Fence the step against late writes and return its ledger entry.
+
+        A step that never wrote gets an entry too, already fenced, so nothing it might still
+        write later can escape the rollback.
+        """
+        response = self._ddb.update_item(
+            TableName=self._ledger,
+            Key={"saga_id": {"S": saga_id}, "step": {"S": step}},
+            UpdateExpression="SET #s = if_not_exists(#s, :compensating)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":compensating": {"S": COMPENSATING}},
+            ReturnValues="ALL_NEW",
+        )
+        entry = from_item(response["Attributes"])
+        if entry["status"] == ACTIVE:
+            self._ddb.update_item(
+                TableName=self._ledger,
+                Key={"saga_id": {"S": saga_id}, "step": {"S": step}},
+                UpdateExpression="SET #s = :compensating",
+                ConditionExpression="#s = :active",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":compensating": {"S": COMPENSATING}, ":active": {"S": ACTIVE}},
+            )
+            entry["status"] = COMPENSATING
+        return entry
+
+    def finish_compensation(self, saga_id: str, step: str, undone: int) -> bool:
+        """Mark the step compensated; False if an earlier run already did (idempotent)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._ledger,
+                Key={"saga_id": {"S": saga_id}, "step": {"S": step}},
+                UpdateExpression="SET #s = :done, undone = :undone, #u = :now ADD compensation_count :one",
+                ConditionExpression="#s = :compensating",
+                ExpressionAttributeNames={"#s": "status", "#u": "updated_at"},
+                ExpressionAttributeValues={
+                    ":done": {"S": COMPENSATED},
+                    ":compensating": {"S": COMPENSATING},
+                    ":undone": {"N": str(undone)},
+                    ":one": {"N": "1"},
+                    ":now": {"N": str(int(time.time() * 1000))},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def delete(self, kind: Kind, saga_id: str, ids: Iterable[str]) -> int:
+        count = 0
+        for item_id in ids:
+            self._ddb.delete_item(
+                TableName=self._tables[kind], Key={"saga_id": {"S": saga_id}, KEYS[kind]: {"S": item_id}}
+            )
+            count += 1
+        return count
+
+    def set_status(self, kind: Kind, saga_id: str, ids: Iterable[str], status: str) -> int:
+        count = 0
+        for item_id in ids:
+            try:
+                self._ddb.update_item(
+                    TableName=self._tables[kind],
+                    Key={"saga_id": {"S": saga_id}, KEYS[kind]: {"S": item_id}},
+                    UpdateExpression="SET #s = :s",
+                    ConditionExpression="attribute_exists(saga_id)",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":s": {"S": status}},
+                )
+                count += 1
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        return count
+
+
+class ArtifactStore(Protocol):
+    def put(self, key: str, body: bytes) -> None: ...
+    def delete(self, keys: Iterable[str]) -> int: ...
+    def keys(self, prefix: str) -> list[str]: ...
+
+
+class S3ArtifactStore:
+    def __init__(self, settings: Settings) -> None:
+        self._bucket = settings.artifacts_bucket
+        self._s3 = aws.client("s3")
+
+    def put(self, key: str, body: bytes) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+
+    def delete(self, keys: Iterable[str]) -> int:
+        batch = [{"Key": k} for k in keys]
+        for start in range(0, len(batch), 1000):
+            self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch[start : start + 1000]})
+        return len(batch)
+
+    def keys(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            found.extend(o["Key"] for o in page.get("Contents", []))
+        return found

@@ -1,0 +1,67 @@
+"""What every forward and compensation handler does around its agent call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from functions.common.observability import logger, metric
+from functions.common.step import Step
+from functions.common.store import DynamoSagaStore, SagaStore
+
+Forward = Callable[[Step, SagaStore], dict[str, Any]]
+
+
+@lru_cache(maxsize=8)
+def _persistence(table: str) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=table)
+
+
+_IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=24 * 3600)
+
+
+def once_per_state(step: Step, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``work`` once per (saga, state): a duplicate delivery gets the first result back.
+
+    Failed attempts leave no record, so a retry after a failure runs the work again.
+    """
+
+    @idempotent_function(
+        data_keyword_argument="key",
+        persistence_store=_persistence(step.settings.idempotency_table),
+        config=_IDEMPOTENCY,
+    )
+    def _once(key: dict[str, str]) -> dict[str, Any]:
+        return work()
+
+    return _once(key={"saga_id": step.saga_id, "state": step.ctx.state})
+
+
+def forward(event: dict[str, Any], agent: Forward, *, first: bool = False) -> dict[str, Any]:
+    """A forward step: typed input, injected faults, the agent's work done once."""
+    step = Step(event, strict=first)
+    step.faults.before_work(step.ctx)
+    started = time.perf_counter()
+    result = once_per_state(step, lambda: agent(step, DynamoSagaStore(step.settings)))
+    metric("StepDuration", (time.perf_counter() - started) * 1000, MetricUnit.Milliseconds, step=step.ctx.state)
+    logger.info("step done", extra={"result": result})
+    return result
+
+
+def backward(event: dict[str, Any], agent: Forward) -> dict[str, Any]:
+    """A compensation: idempotent by the ledger, so it needs no idempotency record."""
+    step = Step(event)
+    step.faults.before_work(step.ctx)
+    result = agent(step, DynamoSagaStore(step.settings))
+    metric("CompensationExecuted", step=step.ctx.state)
+    logger.info("compensation done", extra={"result": result})
+    return result

@@ -1,0 +1,12 @@
+"""Evolution agent: a forward step with nothing to compensate."""
+
+from typing import Any
+
+from functions.agents import evolution
+from functions.common.observability import lambda_handler
+from functions.handlers.base import forward
+
+
+@lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return forward(event, evolution.run)

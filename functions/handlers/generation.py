@@ -1,0 +1,17 @@
+"""Generation agent: forward step and its compensation."""
+
+from typing import Any
+
+from functions.agents import generation
+from functions.common.observability import lambda_handler
+from functions.handlers.base import backward, forward
+
+
+@lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return forward(event, generation.run)
+
+
+@lambda_handler
+def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return backward(event, generation.undo)

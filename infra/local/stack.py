@@ -1,0 +1,234 @@
+"""EmbeddedStack: deploy the synthesized template into moto and drive sagas on it.
+
+    with EmbeddedStack() as stack:
+        arn = stack.start(request)
+        stack.wait(arn)
+        print(stack.state_names(arn))
+
+The template is the one ``cdk deploy`` would deploy: its assets go to the bootstrap bucket,
+the bootstrap version parameter is put in SSM, and ``create_stack`` creates every resource.
+Lambda handlers then run in-process (see ``infra.local.adapters``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra import names
+from infra.local import adapters, synth
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+EMBEDDED_CONTEXT = {
+    names.CTX_ALLOW_FAULT_INJECTION: True,
+    # The demo site and test targets listen on loopback, which production refuses.
+    names.CTX_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
+}
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_TERMINAL_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
+
+
+def _zip_directory(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder))
+    return buffer.getvalue()
+
+
+class EmbeddedStack:
+    """The stepsaga stack on moto, in this process."""
+
+    def __init__(
+        self,
+        *,
+        context: dict[str, Any] | None = None,
+        runtime_env: dict[str, str] | None = None,
+        server_port: int | None = None,
+    ) -> None:
+        self.context = {**EMBEDDED_CONTEXT, **(context or {})}
+        self.runtime_env = {
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            **(runtime_env or {}),
+        }
+        self.server_port = server_port
+        self.outputs: dict[str, str] = {}
+        self._mock: Any = None
+        self._server: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> EmbeddedStack:
+        self.start_services()
+        self.deploy()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_services()
+
+    def start_services(self) -> None:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }.items():
+            os.environ.setdefault(key, value)
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        from moto import mock_aws
+
+        if self.server_port is None:
+            # Under mock_aws requests never leave the process: AWS_ENDPOINT_URL must not be set.
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+            self._mock = mock_aws(
+                config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+            )
+            self._mock.start()
+        else:
+            self._start_server(self.server_port)
+        adapters.install_all()
+        adapters.RUNTIME_ENV.clear()
+        adapters.RUNTIME_ENV.update(self.runtime_env)
+
+    def _start_server(self, port: int) -> None:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions calls back to this port
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        default_user_config["lambda"] = {"use_docker": False}
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        os.environ["AWS_ENDPOINT_URL"] = endpoint  # handlers reach DynamoDB and S3 through it
+        self.runtime_env["AWS_ENDPOINT_URL"] = endpoint
+
+    def stop_services(self) -> None:
+        from moto.stepfunctions.parser.utils import TMP_THREADS
+
+        TMP_THREADS.clear()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+
+    def client(self, service: str) -> Any:
+        endpoint = f"http://127.0.0.1:{self.server_port}" if self.server_port else None
+        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+
+    # -- deploy --------------------------------------------------------------------------
+    def deploy(self) -> None:
+        assembly = synth.cloud_assembly(self.context)
+        template = (assembly / f"{names.STACK_NAME}.template.json").read_text()
+        self._publish_assets(assembly)
+        self.client("ssm").put_parameter(
+            Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String", Overwrite=True
+        )
+        cfn = self.client("cloudformation")
+        cfn.create_stack(StackName=names.STACK_NAME, TemplateBody=template, Capabilities=["CAPABILITY_IAM"])
+        stack = cfn.describe_stacks(StackName=names.STACK_NAME)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"embedded deploy ended {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+    def _publish_assets(self, assembly: Path) -> None:
+        """Upload file assets to the bootstrap bucket, as ``cdk deploy`` does."""
+        manifest = json.loads((assembly / f"{names.STACK_NAME}.assets.json").read_text())
+        s3 = self.client("s3")
+        bucket = f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"
+        s3.create_bucket(Bucket=bucket)
+        for asset in manifest.get("files", {}).values():
+            source = assembly / asset["source"]["path"]
+            body = _zip_directory(source) if source.is_dir() else source.read_bytes()
+            for destination in asset["destinations"].values():
+                s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+    # -- sagas -----------------------------------------------------------------------------
+    @property
+    def state_machine_arn(self) -> str:
+        return self.outputs[names.OUT_STATE_MACHINE]
+
+    def table(self, kind: str) -> str:
+        return self.outputs[f"{names.OUT_TABLE_PREFIX}{kind.capitalize()}"]
+
+    def start(
+        self, request: dict[str, Any], faults: dict[str, Any] | None = None, name: str | None = None
+    ) -> str:
+        document: dict[str, Any] = {"request": request}
+        if faults:
+            document["faults"] = faults
+        response = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=name or f"saga-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(document),
+        )
+        return str(response["executionArn"])
+
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until the execution is over and its last history event has landed."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while time.monotonic() < deadline:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                # moto ignores reverseOrder/maxResults: read the whole history, check its end.
+                events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+                if events and events[-1]["type"] in _TERMINAL_EVENTS:
+                    return dict(described)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+
+    def run(self, request: dict[str, Any], faults: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        return self.wait(self.start(request, faults, **kwargs))
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+    def state_names(self, execution_arn: str) -> list[str]:
+        """The states the execution entered, in order (as the console's graph shows them)."""
+        return [
+            e["stateEnteredEventDetails"]["name"] for e in self.history(execution_arn) if e["type"].endswith("StateEntered")
+        ]
+
+    def items(self, kind: str, saga_id: str) -> list[dict[str, Any]]:
+        from functions.common.store import from_item
+
+        response = self.client("dynamodb").query(
+            TableName=self.table(kind),
+            KeyConditionExpression="saga_id = :s",
+            ExpressionAttributeValues={":s": {"S": saga_id}},
+        )
+        return [from_item(i) for i in response["Items"]]
+
+    def artifact_keys(self, saga_id: str) -> list[str]:
+        response = self.client("s3").list_objects_v2(
+            Bucket=self.outputs[names.OUT_ARTIFACTS_BUCKET], Prefix=f"runs/{saga_id}/"
+        )
+        return [o["Key"] for o in response.get("Contents", [])]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        response = self.client("sqs").receive_message(
+            QueueUrl=self.outputs[names.OUT_DEAD_LETTER_QUEUE], MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        return [json.loads(m["Body"]) for m in response.get("Messages", [])]

@@ -1,0 +1,77 @@
+"""Synthesize the CDK app once per change of its sources, not once per run or test.
+
+The cloud assembly is cached under ``cdk.out.embedded/<hash>``, keyed by the content of
+``infra/``, ``functions/``, ``statemachines/``, ``cdk.json`` and the context. Synthesis runs in
+a subprocess so the jsii Node.js kernel does not linger in the caller.
+
+    python -m infra.local.synth OUTDIR CONTEXT_JSON
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / "cdk.out.embedded"
+SOURCES = ("infra", "functions", "statemachines")
+
+
+def source_hash(context: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(context, sort_keys=True).encode())
+    digest.update((ROOT / "cdk.json").read_bytes())
+    for folder in SOURCES:
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cloud_assembly(context: dict[str, Any]) -> Path:
+    """The directory of a synthesized cloud assembly for ``context`` (synthesized if needed)."""
+    target = CACHE / source_hash(context)
+    if (target / "manifest.json").exists():
+        return target
+    CACHE.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="synth-", dir=CACHE))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("AWS_ENDPOINT_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.local.synth", str(staging), json.dumps(context)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RuntimeError(f"cdk synth failed:\n{result.stdout}\n{result.stderr}")
+    try:
+        staging.rename(target)  # atomic: a concurrent synth of the same sources just loses the race
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _synth(outdir: str, context: dict[str, Any]) -> None:
+    import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
+    from aws_cdk import App
+
+    from infra.app import build
+
+    app = App(outdir=outdir, context=context)
+    build(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    _synth(sys.argv[1], json.loads(sys.argv[2]))

@@ -1,0 +1,46 @@
+"""cdk-nag (AwsSolutions pack) and its acknowledged findings, each with the reason it is acceptable."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, Validations
+
+if TYPE_CHECKING:
+    from infra.stack import StepSagaStack
+
+PACK = "AwsSolutions::AwsSolutions-"
+
+
+def findings(stack: StepSagaStack) -> dict[str, str]:
+    """Finding id -> why it is acceptable. One list, so a review reads every exception at once."""
+    acknowledged = {
+        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (
+            "Lambda roles use AWSLambdaBasicExecutionRole only to write their own CloudWatch Logs."
+        ),
+        "IAM5[Resource::*]": (
+            "X-Ray's PutTraceSegments/PutTelemetryRecords (and Step Functions' log delivery actions) "
+            "support no resource-level permissions; no data-plane action uses '*'."
+        ),
+        "IAM5[Action::s3:Abort*]": "CDK's grantPut action group on the artifacts bucket's runs/ prefix only.",
+        "IAM5[Action::s3:DeleteObject*]": "CDK's grantDelete action group on the artifacts bucket's runs/ prefix only.",
+        f"IAM5[Resource::<{stack.get_logical_id(stack.artifacts.node.default_child)}.Arn>/runs/*]": (  # type: ignore[arg-type]
+            "Artifacts are keyed runs/<saga_id>/<test_id>.json; ids are only known at run time."
+        ),
+        "L1": (
+            "Pinned to python3.13 to match the Powertools layer's compiled pydantic-core; "
+            "the runtime and the layer are upgraded together."
+        ),
+        "SQS3": "This queue is itself the dead-letter queue for sagas whose compensation failed.",
+    }
+    for fn in stack.functions.values():
+        logical_id = stack.get_logical_id(fn.node.default_child)  # type: ignore[arg-type]
+        acknowledged[f"IAM5[Resource::<{logical_id}.Arn>:*]"] = (
+            "The state machine may invoke any version or alias of its own agent functions."
+        )
+    return acknowledged
+
+
+def acknowledge(stack: StepSagaStack) -> None:
+    for finding, reason in findings(stack).items():
+        Validations.of(stack).acknowledge(Acknowledgment(id=PACK + finding, reason=reason))

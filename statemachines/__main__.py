@@ -1,0 +1,32 @@
+"""Regenerate (or, with --check, verify) every saga's ``statemachines/*.asl.json``.
+
+    python -m statemachines          # write
+    python -m statemachines --check  # exit 1 if a file is stale
+"""
+
+import sys
+
+from statemachines import SAGAS, asl_path, render
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for saga in SAGAS.values():
+        path = asl_path(saga)
+        text = render(saga)
+        if path.exists() and path.read_text() == text:
+            continue
+        if check:
+            stale.append(path.name)
+        else:
+            path.write_text(text)
+            print(f"wrote {path}")
+    if stale:
+        print(f"stale: {', '.join(stale)}; run `python -m statemachines`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

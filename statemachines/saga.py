@@ -1,0 +1,279 @@
+"""The saga declaration language and its compiler to Amazon States Language.
+
+A saga is declared once, as data: ordered steps, each with its agent handler, its
+compensation handler (or none), retry policy, timeout and heartbeat. ``compile_saga``
+turns the declaration into ASL whose function ARNs are ``${...}`` placeholders that CDK
+fills in with ``DefinitionSubstitutions``. Catch chains are generated, never hand-wired:
+a failure at step k enters the compensation chain at the nearest compensable step at or
+before k (its compensation reads the ledger, so a step that wrote nothing undoes nothing)
+and walks it in reverse order to the ``RolledBack`` Fail state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Error names shared by the compiler and the handlers (the exception class names).
+INVALID_REQUEST = "InvalidRequest"
+PERMANENT_ERROR = "AgentPermanentError"
+NON_RETRYABLE = (INVALID_REQUEST, PERMANENT_ERROR)
+
+# Retry the Lambda service's own transient faults on every task (AWS's recommended set).
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+SUCCEEDED = "SagaSucceeded"
+ROLLED_BACK = "RolledBack"
+INPUT_REJECTED = "InputRejected"
+COMPENSATION_FAILED = "CompensationFailed"
+REPORT_COMPENSATION_FAILURE = "ReportCompensationFailure"
+
+_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries after the first attempt: ``max_attempts=3, interval=1`` waits 1 s, 2 s, 4 s."""
+
+    max_attempts: int
+    interval_seconds: int
+    backoff_rate: float = 2.0
+    max_delay_seconds: int | None = None
+
+    def to_asl(self, errors: tuple[str, ...]) -> dict[str, Any]:
+        retrier: dict[str, Any] = {
+            "ErrorEquals": list(errors),
+            "IntervalSeconds": self.interval_seconds,
+            "MaxAttempts": self.max_attempts,
+            "BackoffRate": self.backoff_rate,
+        }
+        if self.max_delay_seconds is not None:
+            retrier["MaxDelaySeconds"] = self.max_delay_seconds
+        return retrier
+
+
+@dataclass(frozen=True)
+class Step:
+    """One forward step of a saga and how it is undone.
+
+    ``handler``/``compensation`` are Lambda handler paths. ``owns`` names the data the step
+    creates (and its compensation undoes); ``reads`` the data of earlier steps it reads.
+    A step with ``heartbeat_seconds`` is a callback task (``.waitForTaskToken``): the
+    handler is invoked asynchronously with the task token and reports back itself, which
+    is how a step outlives Lambda's 15 minutes.
+    """
+
+    name: str
+    handler: str
+    timeout_seconds: int
+    retry: RetryPolicy
+    compensation: str | None = None
+    heartbeat_seconds: int | None = None
+    owns: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    non_retryable: tuple[str, ...] = NON_RETRYABLE
+    description: str = ""
+
+    @property
+    def compensation_state(self) -> str:
+        return f"Compensate{self.name}"
+
+    @property
+    def is_callback(self) -> bool:
+        return self.heartbeat_seconds is not None
+
+
+@dataclass(frozen=True)
+class Saga:
+    name: str
+    comment: str
+    steps: tuple[Step, ...]
+    compensation_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(3, 1))
+    compensation_timeout_seconds: int = 300
+    failure_reporter: str = "functions.handlers.compensation_failure.handler"
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.steps]
+        if not names:
+            raise ValueError("a saga needs at least one step")
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate step names in {names}")
+        for step in self.steps:
+            if not _NAME.match(step.name):
+                raise ValueError(f"step name {step.name!r} must be PascalCase (it is a state name)")
+            if step.heartbeat_seconds is not None and step.heartbeat_seconds >= step.timeout_seconds:
+                raise ValueError(f"{step.name}: heartbeat must be shorter than the timeout")
+
+    @property
+    def compensable(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.compensation)
+
+    def functions(self) -> dict[str, str]:
+        """Substitution key -> handler path, for every Lambda the saga invokes."""
+        found = {function_key(s.name): s.handler for s in self.steps}
+        found.update({function_key(s.compensation_state): s.compensation for s in self.compensable if s.compensation})
+        found[function_key(REPORT_COMPENSATION_FAILURE)] = self.failure_reporter
+        return found
+
+
+def function_key(state_name: str) -> str:
+    """The ``DefinitionSubstitutions`` key of the function behind a state."""
+    return f"{state_name}FunctionArn"
+
+
+def _payload(step_state: str, *, with_token: bool = False) -> dict[str, Any]:
+    """What every task receives: the saga document plus where it is in the execution.
+
+    The saga id is the execution name, so starting a saga with the same name is idempotent
+    and every record of one saga shares one key. ``attempt`` (``$$.State.RetryCount``) lets
+    a handler tell a retry from a first attempt.
+    """
+    context: dict[str, Any] = {
+        "saga_id.$": "$$.Execution.Name",
+        "execution_arn.$": "$$.Execution.Id",
+        "state.$": "$$.State.Name",
+        "attempt.$": "$$.State.RetryCount",
+    }
+    if with_token:
+        context["task_token.$"] = "$$.Task.Token"
+    return {"saga.$": "$", "context": context}
+
+
+def _retry(step: Step) -> list[dict[str, Any]]:
+    return [
+        # Non-retryable business errors first: MaxAttempts 0 means "never retry".
+        {"ErrorEquals": list(step.non_retryable), "MaxAttempts": 0},
+        RetryPolicy(3, 1).to_asl(LAMBDA_SERVICE_ERRORS),
+        step.retry.to_asl(("States.ALL",)),
+    ]
+
+
+def _forward_state(saga: Saga, index: int) -> dict[str, Any]:
+    step = saga.steps[index]
+    next_state = saga.steps[index + 1].name if index + 1 < len(saga.steps) else SUCCEEDED
+    state: dict[str, Any] = {"Type": "Task", "Comment": step.description or f"{step.name} agent"}
+    if step.is_callback:
+        state["Resource"] = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+        state["Parameters"] = {
+            "FunctionName": f"${{{function_key(step.name)}}}",
+            # Asynchronous: the agent runs past this call and reports with the task token.
+            "InvocationType": "Event",
+            "Payload": _payload(step.name, with_token=True),
+        }
+        state["HeartbeatSeconds"] = step.heartbeat_seconds
+    else:
+        state["Resource"] = f"${{{function_key(step.name)}}}"
+        state["Parameters"] = _payload(step.name)
+    state["TimeoutSeconds"] = step.timeout_seconds
+    state["ResultPath"] = f"$.results.{step.name}"
+    state["Retry"] = _retry(step)
+    catches: list[dict[str, Any]] = []
+    if index == 0:
+        # Bad input is rejected before anything is written: nothing to compensate.
+        catches.append({"ErrorEquals": [INVALID_REQUEST], "ResultPath": "$.error", "Next": INPUT_REJECTED})
+    catches.append(
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _rollback_entry(saga, index)}
+    )
+    state["Catch"] = catches
+    state["Next"] = next_state
+    return state
+
+
+def _rollback_entry(saga: Saga, failed_index: int) -> str:
+    """The first compensation to run when step ``failed_index`` fails.
+
+    The failed step itself is included: it may have written part of its work before failing,
+    and its compensation undoes exactly what the ledger says it wrote (nothing, if nothing).
+    """
+    for step in reversed(saga.steps[: failed_index + 1]):
+        if step.compensation:
+            return step.compensation_state
+    return ROLLED_BACK
+
+
+def _compensation_state(saga: Saga, step: Step) -> dict[str, Any]:
+    earlier = [s for s in saga.compensable if saga.steps.index(s) < saga.steps.index(step)]
+    return {
+        "Type": "Task",
+        "Comment": f"Undo what {step.name} recorded in the ledger",
+        "Resource": f"${{{function_key(step.compensation_state)}}}",
+        "Parameters": _payload(step.compensation_state),
+        "TimeoutSeconds": saga.compensation_timeout_seconds,
+        "ResultPath": f"$.compensations.{step.name}",
+        "Retry": [
+            RetryPolicy(3, 1).to_asl(LAMBDA_SERVICE_ERRORS),
+            saga.compensation_retry.to_asl(("States.ALL",)),
+        ],
+        "Catch": [
+            {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.compensation_error",
+                "Next": REPORT_COMPENSATION_FAILURE,
+            }
+        ],
+        "Next": earlier[-1].compensation_state if earlier else ROLLED_BACK,
+    }
+
+
+def compile_saga(saga: Saga) -> dict[str, Any]:
+    """Compile a saga declaration to an ASL document (a dict, ready for ``json.dumps``)."""
+    states: dict[str, Any] = {}
+    for index, step in enumerate(saga.steps):
+        states[step.name] = _forward_state(saga, index)
+    states[SUCCEEDED] = {"Type": "Succeed", "Comment": "Every step completed"}
+    for step in reversed(saga.compensable):
+        states[step.compensation_state] = _compensation_state(saga, step)
+    states[ROLLED_BACK] = {
+        "Type": "Fail",
+        "Comment": "A step failed and every completed step was compensated",
+        "Error": "SagaRolledBack",
+        "Cause": "A step failed; the work of the steps before it was undone in reverse order.",
+    }
+    states[INPUT_REJECTED] = {
+        "Type": "Fail",
+        "Comment": "The request was invalid; nothing was written",
+        "Error": INVALID_REQUEST,
+        "CausePath": "$.error.Cause",
+    }
+    states[REPORT_COMPENSATION_FAILURE] = {
+        "Type": "Task",
+        "Comment": "Send what is left to undo to the dead-letter queue",
+        "Resource": f"${{{function_key(REPORT_COMPENSATION_FAILURE)}}}",
+        "Parameters": _payload(REPORT_COMPENSATION_FAILURE),
+        "TimeoutSeconds": 60,
+        "ResultPath": "$.dead_letter",
+        "Retry": [RetryPolicy(5, 1).to_asl(("States.ALL",))],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.report_error", "Next": COMPENSATION_FAILED}],
+        "Next": COMPENSATION_FAILED,
+    }
+    states[COMPENSATION_FAILED] = {
+        "Type": "Fail",
+        "Comment": "A compensation kept failing; the saga needs a resume (see README)",
+        "Error": COMPENSATION_FAILED,
+        "Cause": "A compensation exhausted its retries; what is left to undo is on the dead-letter queue.",
+    }
+    return {
+        "Comment": saga.comment,
+        "StartAt": saga.steps[0].name,
+        "TimeoutSeconds": _execution_timeout(saga),
+        "States": states,
+    }
+
+
+def _execution_timeout(saga: Saga) -> int:
+    """Bound the whole execution: every attempt of every step, then every compensation."""
+    forward = sum(s.timeout_seconds * (s.retry.max_attempts + 1) for s in saga.steps)
+    backward = len(saga.compensable) * saga.compensation_timeout_seconds * (saga.compensation_retry.max_attempts + 1)
+    return forward + backward + 300
+
+
+def render(saga: Saga) -> str:
+    """The ASL as it is written to ``statemachines/<name>.asl.json``."""
+    return json.dumps(compile_saga(saga), indent=2) + "\n"
