@@ -23,7 +23,9 @@ def findings(stack: StepSagaStack) -> dict[str, str]:
             "support no resource-level permissions; no data-plane action uses '*'."
         ),
         "IAM5[Action::s3:Abort*]": "CDK's grantPut action group on the artifacts bucket's runs/ prefix only.",
-        "IAM5[Action::s3:DeleteObject*]": "CDK's grantDelete action group on the artifacts bucket's runs/ prefix only.",
+        "IAM5[Action::s3:DeleteObject*]": (
+            "CDK's grantDelete action group on the artifacts bucket's runs/ prefix only."
+        ),
         f"IAM5[Resource::<{stack.get_logical_id(stack.artifacts.node.default_child)}.Arn>/runs/*]": (  # type: ignore[arg-type]
             "Artifacts are keyed runs/<saga_id>/<test_id>.json; ids are only known at run time."
         ),

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The Lambda asset is the project root filtered down to the functions/ package, so handler
 # paths read ``functions.handlers.<agent>.handler`` on AWS and in-process alike.
 ASSET_EXCLUDE = ["*", "!functions", "!functions/**", "**/__pycache__", "**/*.pyc"]
-POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:{version}"
+POWERTOOLS_LAYER = (
+    "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:{version}"
+)
 
 
 class StepSagaStack(Stack):
@@ -43,7 +45,9 @@ class StepSagaStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.saga = saga
 
-        self.tables = {kind: self._table(kind.capitalize(), "saga_id", KEYS[kind]) for kind in names.DATA_KINDS}
+        self.tables = {
+            kind: self._table(kind.capitalize(), "saga_id", KEYS[kind]) for kind in names.DATA_KINDS
+        }
         self.ledger = self._table("Ledger", "saga_id", "step")
         self.idempotency = ddb.Table(
             self,
@@ -109,7 +113,11 @@ class StepSagaStack(Stack):
             self.idempotency.grant_read_write_data(forward)
             if step.compensation:
                 undo = self._function(
-                    step.compensation_state, step.compensation, code, environment, saga.compensation_timeout_seconds
+                    step.compensation_state,
+                    step.compensation,
+                    code,
+                    environment,
+                    saga.compensation_timeout_seconds,
                 )
                 self._grant_compensation(undo, owns=step.owns)
         reporter_state = "ReportCompensationFailure"
@@ -118,7 +126,10 @@ class StepSagaStack(Stack):
         self.dead_letters.grant_send_messages(reporter)
 
         log_group = logs.LogGroup(
-            self, "StateMachineLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "StateMachineLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         # A fixed name lets the callback agent's role name the state machine without a
         # dependency cycle (the state machine's definition names the agent's ARN).
@@ -145,7 +156,11 @@ class StepSagaStack(Stack):
             if step.is_callback:
                 self.functions[function_key(step.name)].add_to_role_policy(
                     iam.PolicyStatement(
-                        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                        actions=[
+                            "states:SendTaskSuccess",
+                            "states:SendTaskFailure",
+                            "states:SendTaskHeartbeat",
+                        ],
                         resources=[state_machine_arn],
                     )
                 )
@@ -215,4 +230,3 @@ class StepSagaStack(Stack):
                 self.artifacts.grant_delete(fn, "runs/*")
             else:
                 self.tables[kind].grant(fn, "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
-

@@ -1,7 +1,7 @@
 """Regenerate (or, with --check, verify) every saga's ``statemachines/*.asl.json``.
 
-    python -m statemachines          # write
-    python -m statemachines --check  # exit 1 if a file is stale
+python -m statemachines          # write
+python -m statemachines --check  # exit 1 if a file is stale
 """
 
 import sys

@@ -19,7 +19,8 @@ from typing import Any
 # Error names shared by the compiler and the handlers (the exception class names).
 INVALID_REQUEST = "InvalidRequest"
 PERMANENT_ERROR = "AgentPermanentError"
-NON_RETRYABLE = (INVALID_REQUEST, PERMANENT_ERROR)
+TARGET_REFUSED = "TargetRefused"  # an AgentPermanentError; Step Functions matches names, not classes
+NON_RETRYABLE = (INVALID_REQUEST, PERMANENT_ERROR, TARGET_REFUSED)
 
 # Retry the Lambda service's own transient faults on every task (AWS's recommended set).
 LAMBDA_SERVICE_ERRORS = (
@@ -105,7 +106,11 @@ class Saga:
             raise ValueError("a saga needs at least one step")
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate step names in {names}")
+        reserved = {SUCCEEDED, ROLLED_BACK, INPUT_REJECTED, COMPENSATION_FAILED, REPORT_COMPENSATION_FAILURE}
+        generated = reserved | {s.compensation_state for s in self.steps}
         for step in self.steps:
+            if step.name in generated:
+                raise ValueError(f"step name {step.name!r} collides with a generated state name")
             if not _NAME.match(step.name):
                 raise ValueError(f"step name {step.name!r} must be PascalCase (it is a state name)")
             if step.heartbeat_seconds is not None and step.heartbeat_seconds >= step.timeout_seconds:
@@ -118,7 +123,9 @@ class Saga:
     def functions(self) -> dict[str, str]:
         """Substitution key -> handler path, for every Lambda the saga invokes."""
         found = {function_key(s.name): s.handler for s in self.steps}
-        found.update({function_key(s.compensation_state): s.compensation for s in self.compensable if s.compensation})
+        found.update(
+            {function_key(s.compensation_state): s.compensation for s in self.compensable if s.compensation}
+        )
         found[function_key(REPORT_COMPENSATION_FAILURE)] = self.failure_reporter
         return found
 
@@ -250,7 +257,9 @@ def compile_saga(saga: Saga) -> dict[str, Any]:
         "TimeoutSeconds": 60,
         "ResultPath": "$.dead_letter",
         "Retry": [RetryPolicy(5, 1).to_asl(("States.ALL",))],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.report_error", "Next": COMPENSATION_FAILED}],
+        "Catch": [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.report_error", "Next": COMPENSATION_FAILED}
+        ],
         "Next": COMPENSATION_FAILED,
     }
     states[COMPENSATION_FAILED] = {
@@ -270,7 +279,9 @@ def compile_saga(saga: Saga) -> dict[str, Any]:
 def _execution_timeout(saga: Saga) -> int:
     """Bound the whole execution: every attempt of every step, then every compensation."""
     forward = sum(s.timeout_seconds * (s.retry.max_attempts + 1) for s in saga.steps)
-    backward = len(saga.compensable) * saga.compensation_timeout_seconds * (saga.compensation_retry.max_attempts + 1)
+    backward = (
+        len(saga.compensable) * saga.compensation_timeout_seconds * (saga.compensation_retry.max_attempts + 1)
+    )
     return forward + backward + 300
 
 

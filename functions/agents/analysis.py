@@ -15,7 +15,9 @@ def analyse(tests: list[TestCase], observation: Observation, runs: list[RunResul
     names = {t.test_id: t.name for t in tests}
     details = {r.test_id: r.detail for r in runs}
     failures = [
-        Failure(test_id=test_id, name=names.get(test_id, test_id), reason=details.get(test_id, outcome.lower()))
+        Failure(
+            test_id=test_id, name=names.get(test_id, test_id), reason=details.get(test_id, outcome.lower())
+        )
         for test_id, outcome in observation.outcomes.items()
         if outcome != "PASSED"
     ]

@@ -41,8 +41,11 @@ def propose(test: TestCase, result: RunResult) -> Proposal:
 
 def evolve(tests: list[TestCase], runs: list[RunResult]) -> list[Proposal]:
     by_id = {t.test_id: t for t in tests}
-    return [propose(by_id[r.test_id], r) for r in sorted(runs, key=lambda r: r.test_id)
-            if r.outcome != "PASSED" and r.test_id in by_id]
+    return [
+        propose(by_id[r.test_id], r)
+        for r in sorted(runs, key=lambda r: r.test_id)
+        if r.outcome != "PASSED" and r.test_id in by_id
+    ]
 
 
 def run(step: Step, store: SagaStore) -> dict[str, Any]:
@@ -50,6 +53,9 @@ def run(step: Step, store: SagaStore) -> dict[str, Any]:
     runs = [RunResult.model_validate(r) for r in store.items("runs", step.saga_id)]
     proposals = evolve(tests, runs)
     store.record(
-        step.saga_id, STEP, "reports", [{"report": "evolution", "proposals": [p.model_dump() for p in proposals]}]
+        step.saga_id,
+        STEP,
+        "reports",
+        [{"report": "evolution", "proposals": [p.model_dump() for p in proposals]}],
     )
     return {"proposals": len(proposals)}

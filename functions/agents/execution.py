@@ -20,23 +20,32 @@ from functions.common.store import ArtifactStore, SagaStore
 from functions.common.targets import HttpResponse, TargetRefused
 
 STEP = "Execution"
-_TAG = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.S | re.I)
+_INVISIBLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
 
 Fetch = Callable[[str], HttpResponse]
 
 
+def _fragments(body: str) -> list[str]:
+    text = _TAG.split(_INVISIBLE.sub(" ", body))
+    return [f for f in (" ".join(html.unescape(t).split()) for t in text) if f]
+
+
+def visible_text(body: str) -> str:
+    """All the text a person would read on the page, as one line."""
+    return " ".join(_fragments(body))
+
+
 def visible_texts(body: str, limit: int = 50) -> list[str]:
-    """The page's text fragments, as a person would read them (for Evolution's suggestions)."""
-    texts = (" ".join(html.unescape(t).split()) for t in _TAG.split(body) if t and t.lower() not in ("script", "style"))
-    return list(dict.fromkeys(t for t in texts if 0 < len(t) <= 120))[:limit]
+    """Short distinct text fragments (Evolution's candidates for a changed expected text)."""
+    return list(dict.fromkeys(t for t in _fragments(body) if len(t) <= 120))[:limit]
 
 
 def evaluate(test: TestCase, response: HttpResponse) -> RunResult:
     """Judge one response against one test: a pure function of the two."""
-    texts = visible_texts(response.body)
     if response.status != test.expected_status:
         outcome, detail = "FAILED", f"expected HTTP {test.expected_status}, got {response.status}"
-    elif test.kind == "text" and test.expected_text and test.expected_text not in " ".join(texts):
+    elif test.kind == "text" and test.expected_text and test.expected_text not in visible_text(response.body):
         outcome, detail = "FAILED", f"text {test.expected_text!r} not found on the page"
     else:
         outcome, detail = "PASSED", "ok"
@@ -46,7 +55,7 @@ def evaluate(test: TestCase, response: HttpResponse) -> RunResult:
         status_code=response.status,
         duration_ms=response.elapsed_ms,
         detail=detail,
-        page_words=texts if outcome == "FAILED" else [],
+        page_words=visible_texts(response.body) if outcome == "FAILED" else [],
     )
 
 

@@ -67,7 +67,8 @@ def generate_tests(scenarios: list[Scenario], target_url: str) -> list[TestCase]
 
 def run(step: Step, store: SagaStore) -> dict[str, Any]:
     scenarios = sorted(
-        (Scenario.model_validate(i) for i in store.items("scenarios", step.saga_id)), key=lambda s: s.scenario_id
+        (Scenario.model_validate(i) for i in store.items("scenarios", step.saga_id)),
+        key=lambda s: s.scenario_id,
     )
     tests = generate_tests(scenarios, str(step.input.request.target_url))
     to_write, crash = step.faults.partial(step.ctx, tests)

@@ -13,7 +13,9 @@ def created(entry: dict[str, Any], kind: str) -> list[str]:
     return sorted(entry.get(f"created_{kind}", []))
 
 
-def compensate(store: SagaStore, saga_id: str, step: str, undo: Callable[[dict[str, Any]], int]) -> dict[str, Any]:
+def compensate(
+    store: SagaStore, saga_id: str, step: str, undo: Callable[[dict[str, Any]], int]
+) -> dict[str, Any]:
     """Undo what ``step`` recorded, at most once.
 
     ``begin_compensation`` fences the step (a late attempt can no longer write) and returns

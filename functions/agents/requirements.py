@@ -17,7 +17,8 @@ from functions.common.store import SagaStore
 
 STEP = "Requirements"
 _PATH = re.compile(r"(?<![\w.:/])(/[A-Za-z0-9_\-./~%]*)")
-_QUOTED = re.compile(r"\"([^\"]{1,120})\"|'([^']{1,120})'|“([^”]{1,120})”")
+# Single quotes only around words ("see 'Plans'"), so an apostrophe ("I'm") opens nothing.
+_QUOTED = re.compile(r"\"([^\"]{1,120})\"|(?<!\w)'([^']{1,120})'(?!\w)|“([^”]{1,120})”")
 
 
 def scenario_id(saga_id: str, index: int, story: str) -> str:
@@ -36,7 +37,7 @@ def derive_scenarios(request: SagaRequest, saga_id: str) -> list[Scenario]:
                 scenario_id=scenario_id(saga_id, index, text),
                 title=text if len(text) <= 80 else text[:77] + "...",
                 story=text,
-                path=path_match.group(1) if path_match else "/",
+                path=path_match.group(1).rstrip(".,;:!?") or "/" if path_match else "/",
                 expectations=list(dict.fromkeys(expectations)),
             )
         )
@@ -55,5 +56,8 @@ def run(step: Step, store: SagaStore) -> dict[str, Any]:
 def undo(step: Step, store: SagaStore) -> dict[str, Any]:
     """Delete the scenarios this saga's Requirements step created."""
     return compensate(
-        store, step.saga_id, STEP, lambda entry: store.delete("scenarios", step.saga_id, created(entry, "scenarios"))
+        store,
+        step.saga_id,
+        STEP,
+        lambda entry: store.delete("scenarios", step.saga_id, created(entry, "scenarios")),
     )

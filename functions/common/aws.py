@@ -19,4 +19,6 @@ def client(service: str) -> Any:
 @lru_cache(maxsize=32)
 def _client(service: str, endpoint: str, region: str) -> Any:
     with _lock:  # boto3's default session is not thread-safe while it creates clients
-        return boto3.client(service, endpoint_url=endpoint or None, region_name=region or None, config=_CONFIG)
+        return boto3.client(  # type: ignore[call-overload]
+            service, endpoint_url=endpoint or None, region_name=region or None, config=_CONFIG
+        )

@@ -2,7 +2,7 @@
 the contract with the Retry/Catch rules the compiler generates (statemachines/saga.py)."""
 
 
-class InvalidRequest(Exception):  # noqa: N818 - the name is the Step Functions error name
+class InvalidRequest(Exception):
     """The saga's input is wrong; retrying cannot fix it."""
 
 
@@ -14,5 +14,5 @@ class AgentPermanentError(Exception):
     """A fault that no retry can fix; the saga rolls back at once."""
 
 
-class SagaFenced(Exception):  # noqa: N818
+class SagaFenced(Exception):
     """The saga was already rolled back: a late (zombie) attempt must not write anything."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -27,12 +28,17 @@ class FaultPlan:
             return
         if fault.mode == "transient" and ctx.attempt < fault.times:
             raise AgentTransientError(
-                f"injected transient fault at {ctx.state} (attempt {ctx.attempt + 1} of {fault.times} failing)"
+                f"injected transient fault at {ctx.state} "
+                f"(attempt {ctx.attempt + 1} of {fault.times} failing)"
             )
         if fault.mode == "exhaust":
-            raise AgentTransientError(f"injected fault at {ctx.state}: still unavailable (attempt {ctx.attempt + 1})")
+            raise AgentTransientError(
+                f"injected fault at {ctx.state}: still unavailable (attempt {ctx.attempt + 1})"
+            )
         if fault.mode == "permanent":
             raise AgentPermanentError(f"injected permanent fault at {ctx.state}")
+        if fault.mode == "hang":
+            time.sleep(fault.seconds)
 
     def partial(self, ctx: StepContext, items: Sequence[T]) -> tuple[Sequence[T], bool]:
         """The items to write this attempt, and whether to crash after writing them."""

@@ -44,12 +44,15 @@ class Fault(BaseModel):
     ``permanent``: fail every attempt with an error that is not retried.
     ``exhaust``: fail every attempt with a retryable error, so retries run out.
     ``partial``: write half of the step's items, then fail permanently.
+    ``hang``: stall ``seconds`` before working (no heartbeats), then carry on: the task
+    times out and this attempt lives on as a zombie that must not write after rollback.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    mode: Literal["transient", "permanent", "exhaust", "partial"]
+    mode: Literal["transient", "permanent", "exhaust", "partial", "hang"]
     times: int = Field(default=1, ge=1, le=100)
+    seconds: float = Field(default=1.0, gt=0, le=900)
 
 
 class SagaInput(BaseModel):

@@ -22,7 +22,12 @@ from functions.common.errors import SagaFenced
 from functions.common.settings import Settings
 
 Kind = Literal["scenarios", "tests", "runs", "reports"]
-KEYS: dict[str, str] = {"scenarios": "scenario_id", "tests": "test_id", "runs": "test_id", "reports": "report"}
+KEYS: dict[str, str] = {
+    "scenarios": "scenario_id",
+    "tests": "test_id",
+    "runs": "test_id",
+    "reports": "report",
+}
 
 ACTIVE, COMPENSATING, COMPENSATED = "ACTIVE", "COMPENSATING", "COMPENSATED"
 # Items per transaction: the ledger update plus a chunk of items stays under DynamoDB's 100.
@@ -82,7 +87,10 @@ class DynamoSagaStore:
         for start in range(0, len(items), CHUNK) if items else [0]:
             chunk = items[start : start + CHUNK]
             ids = [str(i[key]) for i in chunk]
-            puts = [{"Put": {"TableName": self._tables[kind], "Item": to_item({"saga_id": saga_id, **i})}} for i in chunk]
+            puts = [
+                {"Put": {"TableName": self._tables[kind], "Item": to_item({"saga_id": saga_id, **i})}}
+                for i in chunk
+            ]
             self._transact([self._ledger_add(saga_id, step, kind, ids), *puts], saga_id, step)
 
     def record_artifacts(self, saga_id: str, step: str, keys: Sequence[str]) -> None:

@@ -26,19 +26,20 @@ def _persistence(table: str) -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=table)
 
 
-_IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=24 * 3600)
-
-
-def once_per_state(step: Step, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def once_per_state(step: Step, context: Any, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run ``work`` once per (saga, state): a duplicate delivery gets the first result back.
 
     Failed attempts leave no record, so a retry after a failure runs the work again.
     """
+    # One config per call: it holds the Lambda context, and handlers may run concurrently.
+    config = IdempotencyConfig(expires_after_seconds=24 * 3600)
+    if context is not None:
+        config.register_lambda_context(context)
 
     @idempotent_function(
         data_keyword_argument="key",
         persistence_store=_persistence(step.settings.idempotency_table),
-        config=_IDEMPOTENCY,
+        config=config,
     )
     def _once(key: dict[str, str]) -> dict[str, Any]:
         return work()
@@ -46,13 +47,15 @@ def once_per_state(step: Step, work: Callable[[], dict[str, Any]]) -> dict[str, 
     return _once(key={"saga_id": step.saga_id, "state": step.ctx.state})
 
 
-def forward(event: dict[str, Any], agent: Forward, *, first: bool = False) -> dict[str, Any]:
+def forward(event: dict[str, Any], context: Any, agent: Forward, *, first: bool = False) -> dict[str, Any]:
     """A forward step: typed input, injected faults, the agent's work done once."""
     step = Step(event, strict=first)
     step.faults.before_work(step.ctx)
     started = time.perf_counter()
-    result = once_per_state(step, lambda: agent(step, DynamoSagaStore(step.settings)))
-    metric("StepDuration", (time.perf_counter() - started) * 1000, MetricUnit.Milliseconds, step=step.ctx.state)
+    result = once_per_state(step, context, lambda: agent(step, DynamoSagaStore(step.settings)))
+    metric(
+        "StepDuration", (time.perf_counter() - started) * 1000, MetricUnit.Milliseconds, step=step.ctx.state
+    )
     logger.info("step done", extra={"result": result})
     return result
 

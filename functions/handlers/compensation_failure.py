@@ -8,8 +8,8 @@ from typing import Any
 from functions.agents.ledger import created
 from functions.common import aws
 from functions.common.observability import lambda_handler, logger, metric
-from functions.common.step import parse_event
 from functions.common.settings import Settings
+from functions.common.step import parse_event
 from functions.common.store import COMPENSATED, DynamoSagaStore
 
 

@@ -9,4 +9,4 @@ from functions.handlers.base import forward
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return forward(event, evolution.run)
+    return forward(event, context, evolution.run)

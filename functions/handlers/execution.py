@@ -19,7 +19,7 @@ from functions.common import aws
 from functions.common.errors import SagaFenced
 from functions.common.observability import lambda_handler, logger
 from functions.common.step import Step
-from functions.common.store import DynamoSagaStore, S3ArtifactStore, SagaStore
+from functions.common.store import S3ArtifactStore, SagaStore
 from functions.common.targets import fetch
 from functions.handlers.base import backward, forward
 
@@ -32,7 +32,9 @@ def _heartbeat(token: str) -> None:
         aws.client("stepfunctions").send_task_heartbeat(taskToken=token)
     except ClientError as error:
         if error.response["Error"]["Code"] in _TASK_GONE:
-            raise SagaFenced(f"the Execution task is over ({error.response['Error']['Code']}); stopping") from error
+            raise SagaFenced(
+                f"the Execution task is over ({error.response['Error']['Code']}); stopping"
+            ) from error
         raise
 
 
@@ -46,7 +48,9 @@ def _report(token: str, result: dict[str, Any] | None = None, error: Exception |
     except ClientError as gone:
         if gone.response["Error"]["Code"] not in _TASK_GONE:
             raise
-        logger.warning("task already closed; outcome not reported", extra={"code": gone.response["Error"]["Code"]})
+        logger.warning(
+            "task already closed; outcome not reported", extra={"code": gone.response["Error"]["Code"]}
+        )
 
 
 @lambda_handler
@@ -58,11 +62,15 @@ def handler(event: dict[str, Any], context: Any) -> None:
     def _run(step: Step, store: SagaStore) -> dict[str, Any]:
         allowed = step.settings.allowed_private_hosts
         return execution.run(
-            step, store, S3ArtifactStore(step.settings), lambda url: fetch(url, allowed), lambda: _heartbeat(token)
+            step,
+            store,
+            S3ArtifactStore(step.settings),
+            lambda url: fetch(url, allowed),
+            lambda: _heartbeat(token),
         )
 
     try:
-        result = forward(event, _run)
+        result = forward(event, context, _run)
     except IdempotencyAlreadyInProgressError:
         logger.info("a duplicate delivery of this task is already running; it will report")
         return

@@ -9,7 +9,7 @@ from functions.handlers.base import backward, forward
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return forward(event, requirements.run, first=True)
+    return forward(event, context, requirements.run, first=True)
 
 
 @lambda_handler

@@ -95,7 +95,7 @@ class ThreadEnviron(MutableMapping[str, str]):
 
 def install_thread_environ() -> ThreadEnviron:
     if _once("environ"):
-        os.environ = ThreadEnviron(os.environ)  # type: ignore[assignment]
+        os.environ = ThreadEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - the point
     return os.environ  # type: ignore[return-value]
 
 
@@ -203,7 +203,12 @@ def install_cfn_state_machines() -> None:
     from moto.stepfunctions.utils import cfn_to_api_tags
 
     def create(
-        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> Any:
         properties = cloudformation_json["Properties"]
         definition = properties.get("DefinitionString", "")
@@ -220,7 +225,9 @@ def install_cfn_state_machines() -> None:
             tracingConfiguration=None,
         )
 
-    def delete(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+    def delete(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
         get_backend(account_id, region_name).delete_state_machine(resource_name)
 
     StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
@@ -255,8 +262,8 @@ def install_time_skipping() -> SkippingClock:
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
-        retrier_decl.time = CLOCK  # type: ignore[attr-defined]
-        wait_function.time = CLOCK  # type: ignore[attr-defined]
+        retrier_decl.time = CLOCK  # type: ignore[assignment]
+        wait_function.time = CLOCK  # type: ignore[assignment]
     return CLOCK
 
 
@@ -291,9 +298,131 @@ def install_callback_races() -> None:
     callback_task.StateTaskServiceCallback._wait_for_task_token_heartbeat = wait_with_heartbeats  # type: ignore[method-assign]
 
 
+# --- 6. SendTaskFailure keeps its cause -------------------------------------------------
+def install_task_failure_cause() -> None:
+    """moto's SendTaskFailure handler drops ``cause``; the history should show it, as AWS does."""
+    if not _once("cause"):
+        return
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+# --- 7. time scaling for timeouts and heartbeats ----------------------------------------
+class TimeScale:
+    """Multiplies every TimeoutSeconds and HeartbeatSeconds the interpreter waits on.
+
+    1.0 (the default) is real time. A test of a 5-minute timeout sets 0.001 and waits 0.3 s;
+    the ASL and the template stay exactly as deployed.
+    """
+
+    factor = 1.0
+
+
+TIME = TimeScale()
+
+
+def install_time_scaling() -> TimeScale:
+    if _once("scale"):
+        from moto.stepfunctions.parser.asl.component.common.timeouts import heartbeat, timeout
+
+        def scaled(self: Any, env: Any) -> None:
+            env.stack.append(self._eval_seconds(env=env) * TIME.factor)
+
+        timeout.Timeout._eval_body = scaled  # type: ignore[method-assign]
+        heartbeat.Heartbeat._eval_body = scaled  # type: ignore[method-assign]
+    return TIME
+
+
+# --- 8. lambda:invoke keeps InvocationType ------------------------------------------------
+def install_async_lambda_invoke() -> None:
+    """AWS's lambda:invoke integration accepts ``InvocationType``; moto's drops it, so an
+    ``Event`` (asynchronous) invoke would silently run synchronously inside the task."""
+    if _once("invocation-type"):
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_lambda as lambda_task,
+        )
+
+        lambda_task._SUPPORTED_API_PARAM_BINDINGS["invoke"].add("InvocationType")
+
+
+# --- 9. a fresh task token per attempt -----------------------------------------------------
+def install_token_per_attempt() -> None:
+    """On AWS every attempt of a callback task gets a new task token, and a token whose attempt
+    timed out answers ``TaskTimedOut``. moto reuses one token across retries and never expires
+    it, so a stalled first attempt could report for the third. Issue a token per attempt and
+    expire the previous one."""
+    if not _once("tokens"):
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_task,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerTimeout,
+        HeartbeatTimeoutError,
+    )
+
+    original = callback_task.StateTaskServiceCallback._eval_execution
+
+    def expire(env: Any) -> None:
+        token = env.states.context_object.context_object_data.get("Task", {}).get("Token")
+        endpoint = env.callback_pool_manager.get(token) if token else None
+        if endpoint is not None:
+            endpoint.report(CallbackConsumerTimeout())
+
+    def eval_execution(self: Any, env: Any) -> None:
+        callback = (
+            self._is_integration_pattern()
+            and ResourceCondition.WaitForTaskToken in self._supported_integration_patterns
+        )
+        if callback and env.states.context_object.context_object_data["State"].get("RetryCount", 0) > 0:
+            expire(env)
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+        try:
+            original(self, env)
+        except HeartbeatTimeoutError:
+            if callback:
+                expire(env)
+            raise
+
+    callback_task.StateTaskServiceCallback._eval_execution = eval_execution  # type: ignore[method-assign]
+
+
+# --- 10. task errors that can be raised -----------------------------------------------------
+def install_task_errors() -> None:
+    """moto's TaskTimedOut/TaskDoesNotExist cannot be constructed (no message, no error type),
+    so SendTask* for an expired token crashed with a 500 instead of answering TaskTimedOut."""
+    if not _once("task-errors"):
+        return
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import api
+
+    for cls, message in ((api.TaskTimedOut, "Task Timed Out"), (api.TaskDoesNotExist, "Task Does Not Exist")):
+
+        def __init__(self: Any, message: str = message, _name: str = cls.__name__) -> None:
+            AWSError.__init__(self, message, exception_type=_name, status=400)
+
+        cls.__init__ = __init__  # type: ignore[method-assign,assignment]
+
+
 def install_all() -> None:
     install_thread_environ()
     install_inprocess_lambda()
     install_cfn_state_machines()
     install_time_skipping()
     install_callback_races()
+    install_task_failure_cause()
+    install_time_scaling()
+    install_async_lambda_invoke()
+    install_token_per_attempt()
+    install_task_errors()

@@ -6,14 +6,15 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PAGES = {
-    "/": "<html><head><title>Acme</title></head><body><h1>Welcome to Acme</h1><a href='/pricing'>Pricing</a></body></html>",
+    "/": "<html><head><title>Acme</title></head>"
+    "<body><h1>Welcome to Acme</h1><a href='/pricing'>Pricing</a></body></html>",
     "/pricing": "<html><body><h1>Pricing</h1><p>Plans start at $9</p><p>Free trial</p></body></html>",
     "/login": "<html><body><form><label>Email</label><button>Sign in</button></form></body></html>",
 }
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         body = PAGES.get(self.path.split("?")[0])
         self.send_response(200 if body else 404)
         self.send_header("Content-Type", "text/html; charset=utf-8")

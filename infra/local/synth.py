@@ -63,9 +63,9 @@ def cloud_assembly(context: dict[str, Any]) -> Path:
 
 
 def _synth(outdir: str, context: dict[str, Any]) -> None:
-    import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
     from aws_cdk import App
 
+    import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
     from infra.app import build
 
     app = App(outdir=outdir, context=context)

@@ -1,0 +1,28 @@
+# Targets named after what people do. Every target uses the project's own .venv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+
+$(PY):
+	python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -e '.[dev]'
+
+.PHONY: setup run test lint asl synth deploy local-up local-deploy
+setup: $(PY)                       ## create .venv and install everything
+run: $(PY)                         ## two sagas on the embedded stack, histories and data printed
+	$(PY) -m infra.local.run
+test: $(PY)                        ## the whole suite (embedded stack, no AWS account needed)
+	$(PY) -m pytest
+lint: $(PY)                        ## ruff, the ASL drift check, mypy
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m statemachines --check && $(VENV)/bin/mypy
+asl: $(PY)                         ## regenerate statemachines/*.asl.json from the declarations
+	$(PY) -m statemachines
+synth: $(PY)                       ## cdk synth (needs the CDK CLI: npx aws-cdk)
+	npx --yes aws-cdk@2 synth
+deploy: $(PY)                      ## cdk deploy to the current AWS account
+	npx --yes aws-cdk@2 deploy
+local-up:                          ## LocalStack in Docker (needs a Docker engine)
+	docker compose -f localstack-compose.yml up -d
+local-deploy: $(PY)                ## deploy to LocalStack with cdklocal
+	AWS_ENVAR_ALLOWLIST=AWS_REGION,AWS_DEFAULT_REGION npx --yes -p aws-cdk@2 -p aws-cdk-local@3 cdklocal bootstrap && \
+	AWS_ENVAR_ALLOWLIST=AWS_REGION,AWS_DEFAULT_REGION npx --yes -p aws-cdk@2 -p aws-cdk-local@3 cdklocal deploy --require-approval never -c stepsaga:allowFaultInjection=true

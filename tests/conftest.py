@@ -1,0 +1,51 @@
+"""Shared fixtures. The embedded stack is deployed once per session (synthesis is cached by
+source hash under cdk.out.embedded/); every test uses its own saga ids, so tests never see
+each other's data."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
+from infra.local import EmbeddedStack, adapters
+from infra.local.demo_site import DemoSite
+
+STORIES = [
+    'As a visitor I open / and see "Welcome to Acme"',
+    "As a buyer I open /pricing and see 'Plans' and 'Free trial'",
+    'As a member I open /login and see "Sign in"',
+]
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[DemoSite]:
+    with DemoSite() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[EmbeddedStack]:
+    with EmbeddedStack() as embedded:
+        yield embedded
+
+
+@pytest.fixture
+def request_doc(site: DemoSite) -> dict[str, object]:
+    return {"project": "acme-web", "target_url": site.url, "user_stories": list(STORIES)}
+
+
+@pytest.fixture
+def saga_name() -> str:
+    return f"t-{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture(autouse=True)
+def _housekeeping() -> Iterator[None]:
+    yield
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    TMP_THREADS.clear()  # moto keeps every callback waiter thread otherwise
+    adapters.TIME.factor = 1.0

@@ -1,0 +1,198 @@
+"""Assertions on the synthesized CloudFormation template (the one `cdk deploy` deploys).
+
+Synthesis runs cdk-nag's AwsSolutions pack; it fails on any unacknowledged finding, so a
+template that exists here is nag-clean.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from infra import names
+from infra.local.stack import EMBEDDED_CONTEXT
+from infra.local.synth import cloud_assembly
+from infra.nag import findings
+from statemachines import TEST_GENERATION, compile_saga
+
+pytestmark = pytest.mark.infra
+
+DATA_PLANE = re.compile(r"^(dynamodb|s3|sqs|states|lambda):")
+
+
+def _template(context: dict[str, Any]) -> dict[str, Any]:
+    return json.loads((cloud_assembly(context) / f"{names.STACK_NAME}.template.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return _template(EMBEDDED_CONTEXT)
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def state_machine(template: dict[str, Any]) -> dict[str, Any]:
+    [machine] = resources(template, "AWS::StepFunctions::StateMachine").values()
+    return machine["Properties"]
+
+
+def test_the_deployed_definition_is_the_compiled_declaration(template):
+    properties = state_machine(template)
+    assert json.loads(properties["DefinitionString"]) == compile_saga(TEST_GENERATION)
+
+
+def test_every_placeholder_is_substituted_with_a_function_arn(template):
+    properties = state_machine(template)
+    placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", properties["DefinitionString"]))
+    substitutions = properties["DefinitionSubstitutions"]
+    assert placeholders == set(substitutions)
+    functions = resources(template, "AWS::Lambda::Function")
+    for key, value in substitutions.items():
+        assert value["Fn::GetAtt"][1] == "Arn", key
+        assert value["Fn::GetAtt"][0] in functions, key
+
+
+def test_every_task_has_retry_and_catch(template):
+    states = json.loads(state_machine(template)["DefinitionString"])["States"]
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert len(tasks) == 6 + 3 + 1  # agents, compensations, the failure reporter
+    for name, state in tasks.items():
+        assert state["Retry"], name
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+    for step in ("Requirements", "Generation", "Execution", "Observation", "Analysis", "Evolution"):
+        assert states[step]["Catch"][-1]["ResultPath"] == "$.error"  # the input survives the failure
+
+
+def _statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for policy_id, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            found.append((policy_id, statement))
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_data_plane_action_uses_a_wildcard_resource(template):
+    for policy_id, statement in _statements(template):
+        actions = _as_list(statement["Action"])
+        if any(DATA_PLANE.match(a) for a in actions):
+            assert "*" not in _as_list(statement["Resource"]), (policy_id, actions)
+
+
+def _policy_of(template: dict[str, Any], function_prefix: str) -> str:
+    roles = [
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for k, f in resources(template, "AWS::Lambda::Function").items()
+        if k.startswith(function_prefix)
+    ]
+    [role] = roles
+    [policy] = [
+        p
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    return json.dumps(policy["Properties"]["PolicyDocument"])
+
+
+@pytest.mark.parametrize(
+    ("function", "allowed", "forbidden"),
+    [
+        (
+            "RequirementsFunction",
+            {"ScenariosTable", "LedgerTable", "IdempotencyTable"},
+            {"TestsTable", "RunsTable"},
+        ),
+        (
+            "GenerationFunction",
+            {"TestsTable", "ScenariosTable", "LedgerTable"},
+            {"RunsTable", "ReportsTable"},
+        ),
+        (
+            "ExecutionFunction",
+            {"RunsTable", "TestsTable", "ArtifactsBucket"},
+            {"ScenariosTable", "ReportsTable"},
+        ),
+        (
+            "CompensateRequirementsFunction",
+            {"ScenariosTable", "LedgerTable"},
+            {"TestsTable", "IdempotencyTable"},
+        ),
+        ("CompensateGenerationFunction", {"TestsTable", "LedgerTable"}, {"ScenariosTable", "RunsTable"}),
+        ("ObservationFunction", {"RunsTable", "ReportsTable"}, {"ScenariosTable", "ArtifactsBucket"}),
+        ("ReportCompensationFailureFunction", {"LedgerTable", "CompensationDeadLetterQueue"}, {"TestsTable"}),
+    ],
+)
+def test_each_function_touches_only_its_own_data(template, function, allowed, forbidden):
+    policy = _policy_of(template, function)
+    for name in allowed:
+        assert name in policy, (function, name)
+    for name in forbidden:
+        assert name not in policy, (function, name)
+
+
+def test_compensations_cannot_write_new_data(template):
+    policy = _policy_of(template, "CompensateRequirementsFunction")
+    statement = [s for s in json.loads(policy)["Statement"] if "ScenariosTable" in json.dumps(s["Resource"])]
+    assert set(statement[0]["Action"]) == {"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"}
+
+
+def test_only_the_callback_agent_may_answer_tasks_and_only_for_its_state_machine(template):
+    answering = [
+        (policy_id, s)
+        for policy_id, s in _statements(template)
+        if "states:SendTaskSuccess" in _as_list(s["Action"])
+    ]
+    assert len(answering) == 1
+    policy_id, statement = answering[0]
+    assert policy_id.startswith("ExecutionFunction")
+    assert "stateMachine:" in json.dumps(statement["Resource"])
+
+
+def test_data_is_encrypted_and_recoverable(template):
+    for table_id, table in resources(template, "AWS::DynamoDB::Table").items():
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True, table_id
+        pitr = table["Properties"]["PointInTimeRecoverySpecification"]
+        assert pitr["PointInTimeRecoveryEnabled"] is True, table_id
+    for bucket_id, bucket in resources(template, "AWS::S3::Bucket").items():
+        assert bucket["Properties"]["BucketEncryption"], bucket_id
+        assert bucket["Properties"]["PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True
+    for queue in resources(template, "AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_callback_step_is_invoked_asynchronously_without_lambda_retries(template):
+    [config] = [
+        c["Properties"]
+        for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"]["Ref"].startswith("ExecutionFunction")
+    ]
+    assert config["MaximumRetryAttempts"] == 0
+
+
+def test_state_machine_logs_everything_and_is_traced(template):
+    properties = state_machine(template)
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    assert properties["TracingConfiguration"]["Enabled"] is True
+
+
+def test_every_nag_acknowledgment_has_a_reason():
+    from aws_cdk import App
+
+    from infra.app import build
+
+    for finding, reason in findings(build(App())).items():
+        assert len(reason) > 20, finding
+
+
+def test_fault_injection_is_off_unless_asked_for():
+    default = _template({})
+    for function in resources(default, "AWS::Lambda::Function").values():
+        assert function["Properties"]["Environment"]["Variables"][names.ENV_ALLOW_FAULT_INJECTION] == "false"
