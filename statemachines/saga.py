@@ -135,7 +135,7 @@ def function_key(state_name: str) -> str:
     return f"{state_name}FunctionArn"
 
 
-def _payload(step_state: str, *, with_token: bool = False) -> dict[str, Any]:
+def _payload(step_state: str, *, heartbeat_seconds: int | None = None) -> dict[str, Any]:
     """What every task receives: the saga document plus where it is in the execution.
 
     The saga id is the execution name, so starting a saga with the same name is idempotent
@@ -148,8 +148,9 @@ def _payload(step_state: str, *, with_token: bool = False) -> dict[str, Any]:
         "state.$": "$$.State.Name",
         "attempt.$": "$$.State.RetryCount",
     }
-    if with_token:
+    if heartbeat_seconds is not None:
         context["task_token.$"] = "$$.Task.Token"
+        context["heartbeat_seconds"] = heartbeat_seconds
     return {"saga.$": "$", "context": context}
 
 
@@ -172,7 +173,7 @@ def _forward_state(saga: Saga, index: int) -> dict[str, Any]:
             "FunctionName": f"${{{function_key(step.name)}}}",
             # Asynchronous: the agent runs past this call and reports with the task token.
             "InvocationType": "Event",
-            "Payload": _payload(step.name, with_token=True),
+            "Payload": _payload(step.name, heartbeat_seconds=step.heartbeat_seconds),
         }
         state["HeartbeatSeconds"] = step.heartbeat_seconds
     else:

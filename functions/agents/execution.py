@@ -75,23 +75,31 @@ def artifact_key(saga_id: str, test_id: str) -> str:
 def run(
     step: Step, store: SagaStore, artifacts: ArtifactStore, fetch: Fetch, heartbeat: Callable[[], None]
 ) -> dict[str, Any]:
+    """Run every pending test; a retry resumes where the last attempt's recorded runs end."""
+    heartbeat()
     tests = [TestCase.model_validate(t) for t in store.items("tests", step.saga_id)]
     pending = sorted((t for t in tests if t.status == "GENERATED"), key=lambda t: t.test_id)
     already = {r["test_id"]: r for r in store.items("runs", step.saga_id)}
-    todo = [t for t in pending if t.test_id not in already]  # a retry resumes, it does not redo
+    todo = [t for t in pending if t.test_id not in already]
     to_run, crash = step.faults.partial(step.ctx, todo)
+    # Intent first: every artifact key is in the ledger before the artifact exists, so a
+    # crash at any later point leaves nothing the compensation cannot find.
+    store.record_artifacts(step.saga_id, STEP, [artifact_key(step.saga_id, t.test_id) for t in to_run])
     results = [RunResult.model_validate(r) for r in already.values()]
+    fresh = []
     for test in to_run:
         result = check(test, fetch)
-        key = artifact_key(step.saga_id, test.test_id)
-        store.record_artifacts(step.saga_id, STEP, [key])  # intent first: never an unlisted artifact
-        artifacts.put(key, json.dumps({"test": test.model_dump(), "result": result.model_dump()}).encode())
-        result.artifact_key = key
-        store.record(step.saga_id, STEP, "runs", [result.model_dump()])
-        results.append(result)
+        result.artifact_key = artifact_key(step.saga_id, test.test_id)
+        artifacts.put(
+            result.artifact_key,
+            json.dumps({"test": test.model_dump(), "result": result.model_dump()}).encode(),
+        )
+        fresh.append(result)
         heartbeat()
+    store.record(step.saga_id, STEP, "runs", [r.model_dump() for r in fresh])
     if crash:
-        step.faults.crash_after_partial_write(step.ctx, len(to_run))
+        step.faults.crash_after_partial_write(step.ctx, len(fresh))
+    results += fresh
     passed = sum(r.outcome == "PASSED" for r in results)
     return {"runs": len(results), "passed": passed, "failed": len(results) - passed}
 

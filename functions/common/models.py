@@ -74,6 +74,7 @@ class StepContext(BaseModel):
     state: str
     attempt: int = 0
     task_token: str | None = None
+    heartbeat_seconds: int | None = None
 
 
 class StepEvent(BaseModel):

@@ -94,7 +94,9 @@ class DynamoSagaStore:
             self._transact([self._ledger_add(saga_id, step, kind, ids), *puts], saga_id, step)
 
     def record_artifacts(self, saga_id: str, step: str, keys: Sequence[str]) -> None:
-        self._transact([self._ledger_add(saga_id, step, "artifacts", list(keys))], saga_id, step)
+        for start in range(0, len(keys), 1000):  # a string set update stays well under 400 KB
+            chunk = list(keys[start : start + 1000])
+            self._transact([self._ledger_add(saga_id, step, "artifacts", chunk)], saga_id, step)
 
     def _ledger_add(self, saga_id: str, step: str, kind: str, ids: list[str]) -> dict[str, Any]:
         names = {"#s": "status", "#u": "updated_at"}

@@ -9,6 +9,8 @@ already timed out stops instead of writing on (the ledger fence also refuses its
 from __future__ import annotations
 
 import json
+import math
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
@@ -27,15 +29,31 @@ from functions.handlers.base import backward, forward
 _TASK_GONE = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
 
 
-def _heartbeat(token: str) -> None:
-    try:
-        aws.client("stepfunctions").send_task_heartbeat(taskToken=token)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in _TASK_GONE:
-            raise SagaFenced(
-                f"the Execution task is over ({error.response['Error']['Code']}); stopping"
-            ) from error
-        raise
+class Heartbeat:
+    """Tells Step Functions the agent is alive, at most every quarter of the heartbeat window.
+
+    A heartbeat per test would cost an API call per test; one per quarter window keeps the
+    task alive with three missed beats to spare. If the task is already over (timed out,
+    retried with a new token), the agent stops instead of working on as a zombie.
+    """
+
+    def __init__(self, token: str, window_seconds: float | None) -> None:
+        self._token = token
+        self._every = (window_seconds or 120) / 4
+        self._last = -math.inf
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return
+        try:
+            aws.client("stepfunctions").send_task_heartbeat(taskToken=self._token)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code in _TASK_GONE:
+                raise SagaFenced(f"the Execution task is over ({code}); stopping") from error
+            raise
+        self._last = now
 
 
 def _report(token: str, result: dict[str, Any] | None = None, error: Exception | None = None) -> None:
@@ -58,6 +76,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
     token = (event.get("context") or {}).get("task_token")
     if not token:
         raise ValueError("Execution must be invoked by a .waitForTaskToken task")
+    heartbeat = Heartbeat(token, (event.get("context") or {}).get("heartbeat_seconds"))
 
     def _run(step: Step, store: SagaStore) -> dict[str, Any]:
         allowed = step.settings.allowed_private_hosts
@@ -66,7 +85,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
             store,
             S3ArtifactStore(step.settings),
             lambda url: fetch(url, allowed),
-            lambda: _heartbeat(token),
+            heartbeat,
         )
 
     try:

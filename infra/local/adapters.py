@@ -415,6 +415,212 @@ def install_task_errors() -> None:
         cls.__init__ = __init__  # type: ignore[method-assign,assignment]
 
 
+# --- 11. speed: parse once, build clients once, compile JSONPath once ------------------------
+class Speedups:
+    """Switch for the speed adaptations (on by default; benchmarks turn it off to compare).
+
+    Stock moto re-parses the ASL for every execution, builds a boto3 client for every task
+    and re-compiles every JSONPath it evaluates. None of that changes between executions.
+    """
+
+    enabled = True
+
+
+SPEED = Speedups()
+
+
+def install_speedups() -> Speedups:
+    if not _once("speed"):
+        return SPEED
+    import copy
+    import sys
+    from functools import lru_cache
+
+    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    # Parsed programs, by definition: each execution evaluates its own deep copy.
+    programs: dict[str, Any] = {}
+    parse_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+
+    def entrypoint(self: Any) -> Any:
+        if not SPEED.enabled:
+            return parse_entrypoint(self)
+        definition = self._evaluation_details.state_machine_details.definition
+        program = programs.get(definition)
+        if program is None:
+            program = programs[definition] = parse_entrypoint(self)
+        return copy.deepcopy(program)
+
+    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+
+    # boto3 clients, by (region, service, endpoint): creating one costs ~6 ms.
+    stock_client_for = boto_client.boto_client_for
+    clients: dict[tuple[str, str, bool], Any] = {}
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if not SPEED.enabled:
+            return stock_client_for(region=region, service=service, state_credentials=state_credentials)
+        key = (region, service, boto_client.botocore_stubber.enabled)
+        found = clients.get(key)
+        if found is None:
+            with _lock:
+                found = clients.get(key) or stock_client_for(region=region, service=service)
+                clients[key] = found
+        return found
+
+    for name, module in list(sys.modules.items()):
+        if (
+            name.startswith("moto.stepfunctions.parser")
+            and getattr(module, "boto_client_for", None) is stock_client_for
+        ):
+            module.boto_client_for = client_for  # type: ignore[attr-defined]
+
+    # Compiled JSONPath expressions (pure and reusable).
+    stock_parse = json_path.parse
+    cached_parse = lru_cache(maxsize=4096)(stock_parse)
+    json_path.parse = lambda path: cached_parse(path) if SPEED.enabled else stock_parse(path)  # type: ignore[assignment]
+    return SPEED
+
+
+# --- 12. DynamoDB transactions: atomic, and rolled back key by key ---------------------------
+_TRANSACTIONS = threading.Lock()
+
+
+def install_dynamodb_transactions() -> None:
+    """moto backs up every table a transaction touches (a deep copy per item written, so the
+    cost grows with everything stored) and rolls back by putting the whole copy back, which
+    also discards what concurrent sagas wrote meanwhile. Transactions here are serialised,
+    remember only the items they touch, and roll back exactly those."""
+    if not _once("transactions"):
+        return
+    import copy
+
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        with _TRANSACTIONS:
+            touched: dict[tuple[str, str], tuple[str, dict[str, Any], Any]] = {}
+
+            def rollback() -> None:
+                for table_name, key, previous in touched.values():
+                    table = self.get_table(table_name)
+                    hash_value, range_value = self.get_keys_value(table, key)
+                    table.delete_item(hash_value, range_value)
+                    if previous is not None:
+                        if range_value:
+                            table.items[hash_value][range_value] = previous
+                        else:
+                            table.items[hash_value] = previous
+
+            errors: list[tuple[Any, Any, Any]] = []
+            for entry in transact_items:
+                original_item = None
+                if len(entry) > 1:
+                    raise TransactWriteSingleOpException
+                try:
+                    op_type, op = next(iter(entry.items()))
+                    if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                        raise ValueError("Unsupported transaction operation")
+                    table_name = op["TableName"]
+                    condition = op.get("ConditionExpression")
+                    names = op.get("ExpressionAttributeNames")
+                    values = op.get("ExpressionAttributeValues")
+                    if op_type == "Put":
+                        table = self.get_table(table_name)
+                        key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                        if table.range_key_attr is not None:
+                            key[table.range_key_attr] = op["Item"][table.range_key_attr]
+                    else:
+                        key = op["Key"]
+                    marker = (table_name, json.dumps(key, sort_keys=True))
+                    if marker in touched:
+                        raise MultipleTransactionsException()
+                    current = self.get_item(table_name, key)
+                    touched[marker] = (table_name, key, copy.deepcopy(current) if current else None)
+                    if condition is not None and not get_filter_expression(condition, names, values).expr(
+                        current
+                    ):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+                    arguments = {
+                        "condition_expression": condition,
+                        "expression_attribute_names": names,
+                        "expression_attribute_values": values,
+                    }
+                    if op_type == "Put":
+                        self.put_item(table_name, op["Item"], **arguments)
+                    elif op_type == "Delete":
+                        self.delete_item(table_name, key, **arguments)
+                    elif op_type == "Update":
+                        self.update_item(
+                            table_name, key, update_expression=op["UpdateExpression"], **arguments
+                        )
+                    errors.append((None, None, None))
+                except (MultipleTransactionsException, MockValidationException):
+                    rollback()
+                    raise
+                except ConditionalCheckFailed as error:
+                    errors.append(("ConditionalCheckFailed", str(error.message), original_item))
+                except Exception as error:
+                    errors.append((type(error).__name__, str(error), original_item))
+            if any(code is not None for code, _, _ in errors):
+                rollback()
+                raise TransactionCanceledException(errors)
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+# --- 13. waiting for an execution without polling -------------------------------------------
+def install_completion_events() -> None:
+    """Each execution worker sets an event when its program has ended, so callers wait on it
+    instead of polling DescribeExecution (which, in one process, competes for the GIL with
+    the very saga it waits for)."""
+    if not _once("completion"):
+        return
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original = ExecutionWorker._execution_logic
+
+    def execution_logic(self: Any) -> None:
+        try:
+            original(self)
+        finally:
+            _done_event(self).set()
+
+    ExecutionWorker._execution_logic = execution_logic  # type: ignore[method-assign]
+
+
+def _done_event(worker: Any) -> threading.Event:
+    with _lock:
+        event = worker.__dict__.get("_stepsaga_done")
+        if event is None:
+            event = worker.__dict__["_stepsaga_done"] = threading.Event()
+        return event
+
+
+def wait_for_completion(execution_arn: str, timeout: float, account: str, region: str) -> bool:
+    """Block until the execution's program has ended (False if it did not within ``timeout``)."""
+    from moto.stepfunctions.responses import get_backend
+
+    execution = get_backend(account, region).describe_execution(execution_arn)
+    worker = getattr(execution, "exec_worker", None)
+    if worker is None:
+        return True
+    return _done_event(worker).wait(timeout)
+
+
 def install_all() -> None:
     install_thread_environ()
     install_inprocess_lambda()
@@ -426,3 +632,6 @@ def install_all() -> None:
     install_async_lambda_invoke()
     install_token_per_attempt()
     install_task_errors()
+    install_speedups()
+    install_dynamodb_transactions()
+    install_completion_events()

@@ -198,7 +198,8 @@ class EmbeddedStack:
         """Wait until the execution is over and its last history event has landed."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
-        delay = 0.005
+        adapters.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION)
+        delay = 0.001
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
@@ -207,7 +208,7 @@ class EmbeddedStack:
                 if events and events[-1]["type"] in _TERMINAL_EVENTS:
                     return dict(described)
             time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 1.5, 0.02)
         raise TimeoutError(f"{execution_arn} still running after {timeout} s")
 
     def run(
