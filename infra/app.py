@@ -10,7 +10,6 @@ from cdk_nag import AwsSolutionsChecks
 from infra import names
 from infra.nag import acknowledge
 from infra.stack import StepSagaStack
-from statemachines import TEST_GENERATION
 
 
 def build(app: App, env: Environment | None = None) -> StepSagaStack:
@@ -22,7 +21,6 @@ def build(app: App, env: Environment | None = None) -> StepSagaStack:
     stack = StepSagaStack(
         app,
         names.STACK_NAME,
-        saga=TEST_GENERATION,
         allow_fault_injection=allow is True or str(allow).lower() == "true",
         allowed_private_hosts=str(context(names.CTX_ALLOWED_PRIVATE_HOSTS, "")),
         powertools_layer_version=int(context(names.CTX_POWERTOOLS_LAYER_VERSION, 27)),

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, Validations
 
+from statemachines import PARENTS
+
 if TYPE_CHECKING:
     from infra.stack import StepSagaStack
 
@@ -35,11 +37,13 @@ def findings(stack: StepSagaStack) -> dict[str, str]:
         ),
         "SQS3": "This queue is itself the dead-letter queue for sagas whose compensation failed.",
     }
-    for fn in stack.functions.values():
-        logical_id = stack.get_logical_id(fn.node.default_child)  # type: ignore[arg-type]
-        acknowledged[f"IAM5[Resource::<{logical_id}.Arn>:*]"] = (
-            "The state machine may invoke any version or alias of its own agent functions."
-        )
+    for parent in PARENTS.values():
+        for child in parent.state_machines():
+            execution = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{stack.stack_name}-{child}:*"
+            acknowledged[f"IAM5[Resource::{execution}]"] = (
+                "A parent saga watches and stops the executions of its child state machines, whose "
+                "names are only known at run time (startExecution.sync:2)."
+            )
     return acknowledged
 
 

@@ -1,9 +1,17 @@
-"""The stepsaga stack: one Lambda per agent and per compensation, the data they own, the
-state machine compiled from the saga declaration, and the dead-letter queue for sagas
-that could not be rolled back."""
+"""The stepsaga stack: one Lambda per agent and per compensation, the data they own, a state
+machine per saga declaration (compiled ASL, function ARNs substituted), and the dead-letter
+queue for sagas that could not be rolled back.
+
+Versioning: every state machine publishes a version whenever its definition changes and a
+``live`` alias points at it, and every definition names *version* ARNs of its functions
+(``currentVersion``), so an in-flight execution keeps running the code it started with
+(CDK does not do this by default: aws-cdk#17515). See README, "Versioned deployments".
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,9 @@ from constructs import Construct
 
 from functions.common.store import KEYS
 from infra import names
-from statemachines.saga import Saga, function_key, render
+from statemachines import PARENTS, SAGAS, machines
+from statemachines.parent import state_machine_key
+from statemachines.saga import REPORT_COMPENSATION_FAILURE, Saga, Step, function_key
 
 ROOT = Path(__file__).resolve().parent.parent
 # The Lambda asset is the project root filtered down to the functions/ package, so handler
@@ -28,6 +38,7 @@ ASSET_EXCLUDE = ["*", "!functions", "!functions/**", "**/__pycache__", "**/*.pyc
 POWERTOOLS_LAYER = (
     "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:{version}"
 )
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 class StepSagaStack(Stack):
@@ -36,31 +47,18 @@ class StepSagaStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        saga: Saga,
         allow_fault_injection: bool = False,
         allowed_private_hosts: str = "",
         powertools_layer_version: int = 27,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.saga = saga
-
         self.tables = {
             kind: self._table(kind.capitalize(), "saga_id", KEYS[kind]) for kind in names.DATA_KINDS
         }
         self.ledger = self._table("Ledger", "saga_id", "step")
-        self.idempotency = ddb.Table(
-            self,
-            "IdempotencyTable",
-            partition_key=ddb.Attribute(name="id", type=ddb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-            billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
-            encryption=ddb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.sagas = self._table("Sagas", "saga_id", None)
+        self.idempotency = self._table("Idempotency", "id", None, ttl="expiration")
         access_logs = s3.Bucket(
             self,
             "AccessLogsBucket",
@@ -87,17 +85,17 @@ class StepSagaStack(Stack):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
             POWERTOOLS_LAYER.format(region=self.region, version=powertools_layer_version),
         )
-        code = lambda_.Code.from_asset(str(ROOT), exclude=ASSET_EXCLUDE)
-        environment = {
+        self._code = lambda_.Code.from_asset(str(ROOT), exclude=ASSET_EXCLUDE)
+        self._environment = {
             **{names.ENV_TABLE[kind]: table.table_name for kind, table in self.tables.items()},
             names.ENV_TABLE["ledger"]: self.ledger.table_name,
             names.ENV_TABLE["idempotency"]: self.idempotency.table_name,
+            names.ENV_TABLE["sagas"]: self.sagas.table_name,
             names.ENV_ARTIFACTS_BUCKET: self.artifacts.bucket_name,
             names.ENV_DEAD_LETTER_QUEUE_URL: self.dead_letters.queue_url,
             names.ENV_ALLOW_FAULT_INJECTION: "true" if allow_fault_injection else "false",
@@ -105,78 +103,42 @@ class StepSagaStack(Stack):
             "POWERTOOLS_METRICS_NAMESPACE": "StepSaga",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
-
+        # One function per handler (agents are shared by every saga that uses them).
         self.functions: dict[str, lambda_.Function] = {}
-        for step in saga.steps:
-            forward = self._function(step.name, step.handler, code, environment, step.timeout_seconds)
-            self._grant_data(forward, owns=step.owns, reads=step.reads)
-            self.idempotency.grant_read_write_data(forward)
-            if step.compensation:
-                undo = self._function(
-                    step.compensation_state,
-                    step.compensation,
-                    code,
-                    environment,
-                    saga.compensation_timeout_seconds,
-                )
-                self._grant_compensation(undo, owns=step.owns)
-        reporter_state = "ReportCompensationFailure"
-        reporter = self._function(reporter_state, saga.failure_reporter, code, environment, 60)
-        self.ledger.grant_read_data(reporter)
-        self.dead_letters.grant_send_messages(reporter)
+        self._by_handler: dict[str, lambda_.Function] = {}
+        self._granted: set[tuple[str, str]] = set()
+        for saga in SAGAS.values():
+            self._saga_functions(saga)
+        for parent in PARENTS.values():
+            for key, handler in parent.functions().items():
+                self._function(key.removesuffix("FunctionArn"), handler, 60)
 
-        log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        # A fixed name lets the callback agent's role name the state machine without a
-        # dependency cycle (the state machine's definition names the agent's ARN).
-        state_machine_name = f"{self.stack_name}-{saga.name}"
-        self.state_machine = sfn.StateMachine(
-            self,
-            "TestGenerationStateMachine",
-            state_machine_name=state_machine_name,
-            definition_body=sfn.DefinitionBody.from_string(render(saga)),
-            definition_substitutions={key: fn.function_arn for key, fn in self.functions.items()},
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-        )
-        for fn in self.functions.values():
-            fn.grant_invoke(self.state_machine)
-        state_machine_arn = self.format_arn(
-            service="states",
-            resource="stateMachine",
-            resource_name=state_machine_name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        for step in saga.steps:
-            if step.is_callback:
-                self.functions[function_key(step.name)].add_to_role_policy(
-                    iam.PolicyStatement(
-                        actions=[
-                            "states:SendTaskSuccess",
-                            "states:SendTaskFailure",
-                            "states:SendTaskHeartbeat",
-                        ],
-                        resources=[state_machine_arn],
-                    )
-                )
+        self.state_machines: dict[str, sfn.StateMachine] = {}
+        self.aliases: dict[str, sfn.CfnStateMachineAlias] = {}
+        for name, compile_machine in machines().items():  # children before the parents that start them
+            self._state_machine(name, compile_machine())
+        for parent in PARENTS.values():
+            self._allow_starting(self.state_machines[parent.name], list(parent.state_machines()))
+        for step in (s for saga in SAGAS.values() for s in saga.steps if s.is_callback):
+            self._allow_answering(self._by_handler[step.handler])
 
-        CfnOutput(self, names.OUT_STATE_MACHINE, value=self.state_machine.state_machine_arn)
+        self.state_machine = self.state_machines["test-generation"]
+        for name, machine in self.state_machines.items():
+            CfnOutput(self, names.state_machine_output(name), value=machine.state_machine_arn)
+            CfnOutput(self, names.alias_output(name), value=self.aliases[name].attr_arn)
         CfnOutput(self, names.OUT_DEAD_LETTER_QUEUE, value=self.dead_letters.queue_url)
         CfnOutput(self, names.OUT_ARTIFACTS_BUCKET, value=self.artifacts.bucket_name)
-        for kind, table in {**self.tables, "ledger": self.ledger}.items():
+        for kind, table in {**self.tables, "ledger": self.ledger, "sagas": self.sagas}.items():
             CfnOutput(self, f"{names.OUT_TABLE_PREFIX}{kind.capitalize()}", value=table.table_name)
 
-    def _table(self, name: str, partition: str, sort: str) -> ddb.Table:
+    # -- data --------------------------------------------------------------------------------
+    def _table(self, name: str, partition: str, sort: str | None, ttl: str | None = None) -> ddb.Table:
         return ddb.Table(
             self,
             f"{name}Table",
             partition_key=ddb.Attribute(name=partition, type=ddb.AttributeType.STRING),
-            sort_key=ddb.Attribute(name=sort, type=ddb.AttributeType.STRING),
+            sort_key=ddb.Attribute(name=sort, type=ddb.AttributeType.STRING) if sort else None,
+            time_to_live_attribute=ttl,
             billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
             encryption=ddb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
@@ -185,48 +147,196 @@ class StepSagaStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-    def _function(
-        self, state: str, handler: str, code: lambda_.Code, environment: dict[str, str], timeout_seconds: int
-    ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self, f"{state}Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-        )
-        fn = lambda_.Function(
-            self,
-            f"{state}Function",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler=handler,
-            code=code,
-            layers=[self.powertools],
-            memory_size=256,
-            timeout=Duration.seconds(min(timeout_seconds, 900)),
-            environment={**environment, "POWERTOOLS_SERVICE_NAME": state},
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
-            # Callback steps are invoked asynchronously: a duplicate is handled by idempotency,
-            # and Lambda's own async retries would only add duplicates.
-            retry_attempts=0,
-            description=f"stepsaga {state}",
-        )
+    # -- functions ---------------------------------------------------------------------------
+    def _saga_functions(self, saga: Saga) -> None:
+        for step in saga.steps:
+            for state, handler in step.task_states.items():
+                fn = self._function(state, handler, step.timeout_seconds)
+                if step.each is not None and handler == step.each.policy_handler:
+                    continue  # the policy judges the Map's results in its input: no data access
+                self._grant_forward(fn, step)
+            if step.compensation:
+                undo = self._function(
+                    step.compensation_state, step.compensation, saga.compensation_timeout_seconds
+                )
+                self._grant_compensation(undo, step)
+        reporter = self._function(REPORT_COMPENSATION_FAILURE, saga.failure_reporter, 60)
+        if self._once(reporter, "reporter"):
+            self.ledger.grant_read_data(reporter)
+            self.dead_letters.grant_send_messages(reporter)
+
+    def _function(self, state: str, handler: str, timeout_seconds: int) -> lambda_.Function:
+        fn = self._by_handler.get(handler)
+        if fn is None:
+            log_group = logs.LogGroup(
+                self,
+                f"{state}Logs",
+                retention=logs.RetentionDays.ONE_MONTH,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            fn = lambda_.Function(
+                self,
+                f"{state}Function",
+                runtime=lambda_.Runtime.PYTHON_3_13,
+                handler=handler,
+                code=self._code,
+                layers=[self.powertools],
+                memory_size=256,
+                timeout=Duration.seconds(min(timeout_seconds, 900)),
+                environment={**self._environment, "POWERTOOLS_SERVICE_NAME": state},
+                tracing=lambda_.Tracing.ACTIVE,
+                log_group=log_group,
+                # Callback steps are invoked asynchronously: a duplicate is handled by idempotency,
+                # and Lambda's own async retries would only add duplicates.
+                retry_attempts=0,
+                description=f"stepsaga {state}",
+            )
+            self._by_handler[handler] = fn
         self.functions[function_key(state)] = fn
         return fn
 
-    def _grant_data(self, fn: lambda_.Function, *, owns: tuple[str, ...], reads: tuple[str, ...]) -> None:
+    def _once(self, fn: lambda_.Function, grant: str) -> bool:
+        key = (fn.node.id, grant)
+        if key in self._granted:
+            return False
+        self._granted.add(key)
+        return True
+
+    def _grant_forward(self, fn: lambda_.Function, step: Step) -> None:
         """A forward step writes its own data and the ledger, and reads what it declares."""
+        if not self._once(fn, "forward"):
+            return
+        if step.gate:
+            self.sagas.grant_read_write_data(fn)
+            return
         self.ledger.grant_read_write_data(fn)
-        for kind in owns:
+        self.idempotency.grant_read_write_data(fn)
+        for kind in step.owns:
             if kind == "artifacts":
                 self.artifacts.grant_put(fn, "runs/*")
+            elif kind == "sagas":
+                self.sagas.grant_read_write_data(fn)
             else:
                 self.tables[kind].grant_read_write_data(fn)
-        for kind in reads:
-            self.tables[kind].grant_read_data(fn)
+        for kind in step.reads:
+            (self.sagas if kind == "sagas" else self.tables[kind]).grant_read_data(fn)
 
-    def _grant_compensation(self, fn: lambda_.Function, *, owns: tuple[str, ...]) -> None:
+    def _grant_compensation(self, fn: lambda_.Function, step: Step) -> None:
         """A compensation reads the ledger and undoes only the data its step owns."""
+        if not self._once(fn, "compensation"):
+            return
         self.ledger.grant_read_write_data(fn)
-        for kind in owns:
+        for kind in step.owns:
             if kind == "artifacts":
                 self.artifacts.grant_delete(fn, "runs/*")
             else:
                 self.tables[kind].grant(fn, "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
+
+    # -- state machines ------------------------------------------------------------------------
+    def _machine_arn(self, name: str, resource: str = "stateMachine") -> str:
+        return self.format_arn(
+            service="states",
+            resource=resource,
+            resource_name=f"{self.stack_name}-{name}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _state_machine(self, name: str, definition: dict[str, Any]) -> None:
+        text = json.dumps(definition, indent=2)
+        substitutions: dict[str, str] = {}
+        for key in sorted(set(_PLACEHOLDER.findall(text))):
+            if key in self.functions:
+                # A version ARN: executions keep the code they started with.
+                substitutions[key] = self.functions[key].current_version.function_arn
+            else:
+                [other] = [n for n in self.state_machines if state_machine_key(n) == key]
+                substitutions[key] = self.state_machines[other].state_machine_arn
+        construct_id = "".join(part.capitalize() for part in name.split("-"))
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}StateMachineLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        machine = sfn.StateMachine(
+            self,
+            f"{construct_id}StateMachine",
+            # A fixed name lets roles name the machine without a dependency cycle.
+            state_machine_name=f"{self.stack_name}-{name}",
+            definition_body=sfn.DefinitionBody.from_string(text),
+            definition_substitutions=substitutions,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        for key, arn in substitutions.items():
+            if key in self.functions:
+                machine.add_to_role_policy(
+                    iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[arn])
+                )
+        version = sfn.CfnStateMachineVersion(
+            self,
+            f"{construct_id}Version",
+            state_machine_arn=machine.state_machine_arn,
+            state_machine_revision_id=machine.state_machine_revision_id,
+            description="Published by cdk deploy whenever the definition changes",
+        )
+        self.aliases[name] = sfn.CfnStateMachineAlias(
+            self,
+            f"{construct_id}LiveAlias",
+            name="live",
+            description="What clients start; move it to roll forward or back",
+            routing_configuration=[
+                sfn.CfnStateMachineAlias.RoutingConfigurationVersionProperty(
+                    state_machine_version_arn=version.attr_arn, weight=100
+                )
+            ],
+        )
+        self.state_machines[name] = machine
+
+    def _allow_starting(self, parent: sfn.StateMachine, children: list[str]) -> None:
+        """What ``startExecution.sync:2`` needs: start, watch and stop the children."""
+        parent.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[self.state_machines[c].state_machine_arn for c in children],
+            )
+        )
+        child_names = [f"{self.stack_name}-{n}" for n in children]
+        parent.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[
+                    self.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{n}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for n in child_names
+                ],
+            )
+        )
+        parent.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    self.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule",
+                    )
+                ],
+            )
+        )
+
+    def _allow_answering(self, fn: lambda_.Function) -> None:
+        """The callback agent answers its own task tokens, for the machines that call it."""
+        if not self._once(fn, "answer"):
+            return
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                resources=[self._machine_arn(saga.name) for saga in SAGAS.values()],
+            )
+        )

@@ -1,20 +1,21 @@
-"""Regenerate (or, with --check, verify) every saga's ``statemachines/*.asl.json``.
+"""Regenerate (or, with --check, verify) every state machine's ``statemachines/*.asl.json``.
 
 python -m statemachines          # write
 python -m statemachines --check  # exit 1 if a file is stale
 """
 
+import json
 import sys
 
-from statemachines import SAGAS, asl_path, render
+from statemachines import asl_path, machines
 
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
-    for saga in SAGAS.values():
-        path = asl_path(saga)
-        text = render(saga)
+    for name, compile_machine in machines().items():
+        path = asl_path(name)
+        text = json.dumps(compile_machine(), indent=2) + "\n"
         if path.exists() and path.read_text() == text:
             continue
         if check:

@@ -1,76 +1,135 @@
-"""The six-agent test-generation saga, declared once.
+"""The six-agent test-generation sagas, declared once.
 
 Policies from the platform's spec (DESIGN.md section 2). Adding a step is one entry here
-plus its handler module in ``functions/handlers``.
+plus its handler module in ``functions/handlers``. The same agents make three sagas:
+the sequential saga, one whose tests execute concurrently, and one that waits for a
+person's approval before it executes anything.
 """
 
-from statemachines.saga import RetryPolicy, Saga, Step
+from statemachines.parent import ParentSaga
+from statemachines.saga import EachItem, RetryPolicy, Saga, Step
 
 MINUTE = 60
+HOUR = 60 * MINUTE
+
+REQUIREMENTS = Step(
+    name="Requirements",
+    description="Turn the request's user stories into scenarios",
+    handler="functions.handlers.requirements.handler",
+    compensation="functions.handlers.requirements.compensate",
+    timeout_seconds=5 * MINUTE,
+    retry=RetryPolicy(max_attempts=3, interval_seconds=1),
+    owns=("scenarios",),
+)
+GENERATION = Step(
+    name="Generation",
+    description="Turn scenarios into Playwright-style test cases",
+    handler="functions.handlers.generation.handler",
+    compensation="functions.handlers.generation.compensate",
+    timeout_seconds=10 * MINUTE,
+    retry=RetryPolicy(max_attempts=3, interval_seconds=2),
+    owns=("tests",),
+    reads=("scenarios",),
+)
+EXECUTION = Step(
+    name="Execution",
+    description="Run every test's checks against the target (callback with heartbeats)",
+    handler="functions.handlers.execution.handler",
+    compensation="functions.handlers.execution.compensate",
+    timeout_seconds=30 * MINUTE,
+    heartbeat_seconds=2 * MINUTE,
+    retry=RetryPolicy(max_attempts=2, interval_seconds=5),
+    owns=("runs", "artifacts"),
+    reads=("tests", "sagas"),
+)
+OBSERVATION = Step(
+    name="Observation",
+    description="Collect the results of every run",
+    handler="functions.handlers.observation.handler",
+    timeout_seconds=5 * MINUTE,
+    retry=RetryPolicy(max_attempts=3, interval_seconds=1),
+    owns=("reports",),
+    reads=("runs",),
+)
+ANALYSIS = Step(
+    name="Analysis",
+    description="Compute the pass rate and the failures",
+    handler="functions.handlers.analysis.handler",
+    timeout_seconds=5 * MINUTE,
+    retry=RetryPolicy(max_attempts=3, interval_seconds=1),
+    owns=("reports",),
+    reads=("tests", "runs"),
+)
+EVOLUTION = Step(
+    name="Evolution",
+    description="Propose changes to the failing tests",
+    handler="functions.handlers.evolution.handler",
+    timeout_seconds=5 * MINUTE,
+    retry=RetryPolicy(max_attempts=3, interval_seconds=1),
+    owns=("reports",),
+    reads=("tests", "runs"),
+)
 
 TEST_GENERATION = Saga(
     name="test-generation",
     comment="stepsaga: Requirements -> Generation -> Execution -> Observation -> Analysis -> Evolution, "
     "compensated in reverse order on failure",
+    steps=(REQUIREMENTS, GENERATION, EXECUTION, OBSERVATION, ANALYSIS, EVOLUTION),
+)
+
+PARALLEL_TEST_GENERATION = Saga(
+    name="parallel-test-generation",
+    comment="stepsaga: the test-generation saga with every test executed concurrently",
     steps=(
-        Step(
-            name="Requirements",
-            description="Turn the request's user stories into scenarios",
-            handler="functions.handlers.requirements.handler",
-            compensation="functions.handlers.requirements.compensate",
-            timeout_seconds=5 * MINUTE,
-            retry=RetryPolicy(max_attempts=3, interval_seconds=1),
-            owns=("scenarios",),
-        ),
-        Step(
-            name="Generation",
-            description="Turn scenarios into Playwright-style test cases",
-            handler="functions.handlers.generation.handler",
-            compensation="functions.handlers.generation.compensate",
-            timeout_seconds=10 * MINUTE,
-            retry=RetryPolicy(max_attempts=3, interval_seconds=2),
-            owns=("tests",),
-            reads=("scenarios",),
-        ),
+        REQUIREMENTS,
+        GENERATION,
         Step(
             name="Execution",
-            description="Run every test's checks against the target (callback with heartbeats)",
-            handler="functions.handlers.execution.handler",
+            description="Run every test concurrently; each run is compensable on its own",
+            handler="functions.handlers.execute_test.handler",
             compensation="functions.handlers.execution.compensate",
-            timeout_seconds=30 * MINUTE,
-            heartbeat_seconds=2 * MINUTE,
+            timeout_seconds=5 * MINUTE,
             retry=RetryPolicy(max_attempts=2, interval_seconds=5),
             owns=("runs", "artifacts"),
             reads=("tests",),
+            each=EachItem(
+                items_path="$.results.Generation.test_ids", item_state="ExecuteTest", max_concurrency=10
+            ),
         ),
-        Step(
-            name="Observation",
-            description="Collect the results of every run",
-            handler="functions.handlers.observation.handler",
-            timeout_seconds=5 * MINUTE,
-            retry=RetryPolicy(max_attempts=3, interval_seconds=1),
-            owns=("reports",),
-            reads=("runs",),
-        ),
-        Step(
-            name="Analysis",
-            description="Compute the pass rate and the failures",
-            handler="functions.handlers.analysis.handler",
-            timeout_seconds=5 * MINUTE,
-            retry=RetryPolicy(max_attempts=3, interval_seconds=1),
-            owns=("reports",),
-            reads=("tests",),
-        ),
-        Step(
-            name="Evolution",
-            description="Propose changes to the failing tests",
-            handler="functions.handlers.evolution.handler",
-            timeout_seconds=5 * MINUTE,
-            retry=RetryPolicy(max_attempts=3, interval_seconds=1),
-            owns=("reports",),
-            reads=("tests", "runs"),
-        ),
+        OBSERVATION,
+        ANALYSIS,
+        EVOLUTION,
     ),
 )
 
-SAGAS = {TEST_GENERATION.name: TEST_GENERATION}
+REVIEWED_TEST_GENERATION = Saga(
+    name="reviewed-test-generation",
+    comment="stepsaga: the test-generation saga that waits for approval before executing tests",
+    steps=(
+        REQUIREMENTS,
+        GENERATION,
+        Step(
+            name="AwaitApproval",
+            description="Wait for approve, cancel or the gate's timeout (a day)",
+            handler="functions.handlers.approval.handler",
+            timeout_seconds=24 * HOUR,
+            retry=RetryPolicy(max_attempts=0, interval_seconds=1),
+            owns=("sagas",),
+            gate=True,
+        ),
+        EXECUTION,
+        OBSERVATION,
+        ANALYSIS,
+        EVOLUTION,
+    ),
+)
+
+MULTI_PROJECT = ParentSaga(
+    name="multi-project",
+    comment="stepsaga: one test-generation saga per project; if one fails, the others are compensated",
+    child=TEST_GENERATION,
+    max_concurrency=2,
+)
+
+SAGAS = {s.name: s for s in (TEST_GENERATION, PARALLEL_TEST_GENERATION, REVIEWED_TEST_GENERATION)}
+PARENTS = {MULTI_PROJECT.name: MULTI_PROJECT}

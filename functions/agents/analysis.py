@@ -31,5 +31,6 @@ def run(step: Step, store: SagaStore) -> dict[str, Any]:
     tests = [TestCase.model_validate(t) for t in store.items("tests", step.saga_id)]
     runs = [RunResult.model_validate(r) for r in store.items("runs", step.saga_id)]
     analysis = analyse(tests, observation, runs)
+    analysis.execution_failures = list(step.result_of("ExecutionPolicy").get("failed_items", []))
     store.record(step.saga_id, STEP, "reports", [{"report": "analysis", **analysis.model_dump()}])
     return {"pass_rate": analysis.pass_rate, "failures": len(analysis.failures)}

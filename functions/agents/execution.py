@@ -11,9 +11,11 @@ import html
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from functions.agents.ledger import compensate, created
+from functions.common.errors import AgentPermanentError
 from functions.common.models import RunResult, TestCase
 from functions.common.step import Step
 from functions.common.store import ArtifactStore, SagaStore
@@ -72,10 +74,22 @@ def artifact_key(saga_id: str, test_id: str) -> str:
     return f"runs/{saga_id}/{test_id}.json"
 
 
+CONCURRENCY = {"low": 1, "normal": 4, "high": 8}  # checks in flight at once, by saga priority
+
+
 def run(
-    step: Step, store: SagaStore, artifacts: ArtifactStore, fetch: Fetch, heartbeat: Callable[[], None]
+    step: Step,
+    store: SagaStore,
+    artifacts: ArtifactStore,
+    fetch: Fetch,
+    heartbeat: Callable[[], None],
+    priority: str = "normal",
 ) -> dict[str, Any]:
-    """Run every pending test; a retry resumes where the last attempt's recorded runs end."""
+    """Run every pending test; a retry resumes where the last attempt's recorded runs end.
+
+    The saga's priority sets how many checks run at once (a signal can change it while the
+    saga waits); writes stay sequential, so the ledger order is the test order.
+    """
     heartbeat()
     tests = [TestCase.model_validate(t) for t in store.items("tests", step.saga_id)]
     pending = sorted((t for t in tests if t.status == "GENERATED"), key=lambda t: t.test_id)
@@ -87,8 +101,10 @@ def run(
     store.record_artifacts(step.saga_id, STEP, [artifact_key(step.saga_id, t.test_id) for t in to_run])
     results = [RunResult.model_validate(r) for r in already.values()]
     fresh = []
-    for test in to_run:
-        result = check(test, fetch)
+    concurrency = CONCURRENCY.get(priority, CONCURRENCY["normal"])
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        checked = list(pool.map(lambda test: check(test, fetch), to_run))
+    for test, result in zip(to_run, checked, strict=True):
         result.artifact_key = artifact_key(step.saga_id, test.test_id)
         artifacts.put(
             result.artifact_key,
@@ -101,7 +117,29 @@ def run(
         step.faults.crash_after_partial_write(step.ctx, len(fresh))
     results += fresh
     passed = sum(r.outcome == "PASSED" for r in results)
-    return {"runs": len(results), "passed": passed, "failed": len(results) - passed}
+    return {
+        "runs": len(results),
+        "passed": passed,
+        "failed": len(results) - passed,
+        "priority": priority,
+        "concurrency": concurrency,
+    }
+
+
+def run_one(step: Step, store: SagaStore, artifacts: ArtifactStore, fetch: Fetch) -> dict[str, Any]:
+    """Run one test (a parallel saga's Map item); its run is recorded and compensable alone."""
+    test_id = str(step.item)
+    found = store.get("tests", step.saga_id, test_id)
+    if found is None:
+        raise AgentPermanentError(f"no test {test_id!r} in saga {step.saga_id}")
+    test = TestCase.model_validate(found)
+    key = artifact_key(step.saga_id, test_id)
+    store.record_artifacts(step.saga_id, STEP, [key])
+    result = check(test, fetch)
+    result.artifact_key = key
+    artifacts.put(key, json.dumps({"test": test.model_dump(), "result": result.model_dump()}).encode())
+    store.record(step.saga_id, STEP, "runs", [result.model_dump()])
+    return {"test_id": test_id, "outcome": result.outcome}
 
 
 def undo(step: Step, store: SagaStore, artifacts: ArtifactStore) -> dict[str, Any]:

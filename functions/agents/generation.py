@@ -75,7 +75,8 @@ def run(step: Step, store: SagaStore) -> dict[str, Any]:
     store.record(step.saga_id, STEP, "tests", [t.model_dump() for t in to_write])
     if crash:
         step.faults.crash_after_partial_write(step.ctx, len(to_write))
-    return {"tests": len(tests)}
+    # The ids let a parallel saga's Map run one task per test (ids only: payloads stay small).
+    return {"tests": len(tests), "test_ids": [t.test_id for t in tests]}
 
 
 def undo(step: Step, store: SagaStore) -> dict[str, Any]:

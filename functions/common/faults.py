@@ -21,10 +21,12 @@ class FaultPlan:
     def for_state(self, state: str) -> Fault | None:
         return self._faults.get(state)
 
-    def before_work(self, ctx: StepContext) -> None:
+    def before_work(self, ctx: StepContext, item: str | None = None) -> None:
         """Raise the fault this attempt should see before it does any work."""
         fault = self.for_state(ctx.state)
         if fault is None:
+            return
+        if fault.items is not None and not (item and any(item.startswith(p) for p in fault.items)):
             return
         if fault.mode == "transient" and ctx.attempt < fault.times:
             raise AgentTransientError(

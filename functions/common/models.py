@@ -18,6 +18,8 @@ class SagaRequest(BaseModel):
     project: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
     target_url: HttpUrl
     user_stories: list[str] = Field(min_length=1, max_length=MAX_STORIES)
+    # Parallel sagas: the share of test executions allowed to fail (overrides the declared policy).
+    tolerated_failure_percentage: float | None = Field(default=None, ge=0, le=100)
 
     @field_validator("target_url")
     @classmethod
@@ -51,6 +53,8 @@ class Fault(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["transient", "permanent", "exhaust", "partial", "hang"]
+    # For a step that runs per item: only items whose id starts with one of these prefixes.
+    items: list[str] | None = Field(default=None, max_length=1000)
     times: int = Field(default=1, ge=1, le=100)
     seconds: float = Field(default=1.0, gt=0, le=900)
 
@@ -82,6 +86,7 @@ class StepEvent(BaseModel):
 
     saga: dict[str, Any]
     context: StepContext
+    item: Any = None  # the Map item, for a step that runs once per item
 
 
 class Scenario(BaseModel):
@@ -138,6 +143,8 @@ class Analysis(BaseModel):
     total: int
     pass_rate: float
     failures: list[Failure]
+    # Tests whose execution itself failed (a parallel saga that tolerated them): no run exists.
+    execution_failures: list[str] = Field(default_factory=list)
 
 
 class Proposal(BaseModel):

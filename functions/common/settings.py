@@ -15,6 +15,7 @@ class Settings(BaseModel):
     runs_table: str = ""
     reports_table: str = ""
     idempotency_table: str = ""
+    sagas_table: str = ""
     artifacts_bucket: str = ""
     dead_letter_queue_url: str = ""
     allow_fault_injection: bool = False
@@ -33,6 +34,7 @@ _ENV = (
     "RUNS_TABLE",
     "REPORTS_TABLE",
     "IDEMPOTENCY_TABLE",
+    "SAGAS_TABLE",
     "ARTIFACTS_BUCKET",
     "DEAD_LETTER_QUEUE_URL",
     "ALLOW_FAULT_INJECTION",
@@ -50,6 +52,7 @@ def _cached(values: tuple[str, ...]) -> Settings:
         runs_table=env["RUNS_TABLE"],
         reports_table=env["REPORTS_TABLE"],
         idempotency_table=env["IDEMPOTENCY_TABLE"],
+        sagas_table=env["SAGAS_TABLE"],
         artifacts_bucket=env["ARTIFACTS_BUCKET"],
         dead_letter_queue_url=env["DEAD_LETTER_QUEUE_URL"],
         allow_fault_injection=env["ALLOW_FAULT_INJECTION"].lower() == "true",

@@ -30,7 +30,10 @@ def parse_event(event: dict[str, Any]) -> StepEvent:
 
 def parse_input(saga: dict[str, Any], *, strict: bool = False) -> SagaInput:
     """The saga's request and faults; ``strict`` also rejects unknown top-level fields."""
-    document = saga if strict else {k: saga[k] for k in ("request", "faults") if k in saga}
+    if strict:  # Step Functions adds this field to a child execution's input: it links the two
+        document = {k: v for k, v in saga.items() if k != "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"}
+    else:
+        document = {k: saga[k] for k in ("request", "faults") if k in saga}
     try:
         return SagaInput.model_validate(document)
     except ValidationError as error:
@@ -44,6 +47,7 @@ class Step:
         parsed = parse_event(event)
         self.ctx: StepContext = parsed.context
         self.saga: dict[str, Any] = parsed.saga
+        self.item: str | None = None if parsed.item is None else str(parsed.item)
         self.input = parse_input(parsed.saga, strict=strict)
         self.settings = Settings.from_env()
         if strict and self.input.faults and not self.settings.allow_fault_injection:

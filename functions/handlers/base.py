@@ -44,13 +44,16 @@ def once_per_state(step: Step, context: Any, work: Callable[[], dict[str, Any]])
     def _once(key: dict[str, str]) -> dict[str, Any]:
         return work()
 
-    return _once(key={"saga_id": step.saga_id, "state": step.ctx.state})
+    key = {"saga_id": step.saga_id, "state": step.ctx.state}
+    if step.item is not None:
+        key["item"] = step.item
+    return _once(key=key)
 
 
 def forward(event: dict[str, Any], context: Any, agent: Forward, *, first: bool = False) -> dict[str, Any]:
     """A forward step: typed input, injected faults, the agent's work done once."""
     step = Step(event, strict=first)
-    step.faults.before_work(step.ctx)
+    step.faults.before_work(step.ctx, item=step.item)
     started = time.perf_counter()
     result = once_per_state(step, context, lambda: agent(step, DynamoSagaStore(step.settings)))
     metric(

@@ -23,6 +23,7 @@ from functions.common.observability import lambda_handler, logger
 from functions.common.step import Step
 from functions.common.store import S3ArtifactStore, SagaStore
 from functions.common.targets import fetch
+from functions.control.records import SagaRecords
 from functions.handlers.base import backward, forward
 
 # Errors that mean "this task is over": stop working, report nothing more.
@@ -80,12 +81,18 @@ def handler(event: dict[str, Any], context: Any) -> None:
 
     def _run(step: Step, store: SagaStore) -> dict[str, Any]:
         allowed = step.settings.allowed_private_hosts
+        priority = (
+            SagaRecords(step.settings.sagas_table).priority(step.saga_id)
+            if step.settings.sagas_table
+            else "normal"
+        )
         return execution.run(
             step,
             store,
             S3ArtifactStore(step.settings),
             lambda url: fetch(url, allowed),
             heartbeat,
+            priority=priority,
         )
 
     try:

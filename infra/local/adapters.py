@@ -7,6 +7,7 @@ moto is pinned exactly in pyproject.toml.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -621,6 +622,183 @@ def wait_for_completion(execution_arn: str, timeout: float, account: str, region
     return _done_event(worker).wait(timeout)
 
 
+# --- 14. versions and aliases in CloudFormation -----------------------------------------------
+def install_cfn_versions() -> None:
+    """moto's CloudFormation publishes Lambda versions but returns no ARN for them, and knows
+    no Step Functions versions or aliases. Model all three, so the template that pins code
+    versions and a ``live`` alias deploys unchanged; StartExecution accepts the alias ARN."""
+    if not _once("versions"):
+        return
+    from moto.awslambda.models import LambdaVersion
+    from moto.awslambda.models import get_backend as lambda_backend
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import get_backend
+
+    def create_lambda_version(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        function = lambda_backend(account_id, region_name).publish_version(
+            cloudformation_json["Properties"]["FunctionName"]
+        )
+        version = LambdaVersion({"Version": function.version})
+        version.arn = function.function_arn  # type: ignore[attr-defined]  # already qualified: ...:function:name:N
+        return version
+
+    LambdaVersion.create_from_cloudformation_json = classmethod(create_lambda_version)  # type: ignore[method-assign,assignment]
+    LambdaVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
+
+    class ArnResource:
+        """Ref and GetAtt Arn both answer the resource's ARN."""
+
+        def __init__(self, arn: str) -> None:
+            self.arn = arn
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+    # Direct subclasses of CloudFormationModel: that is how moto finds resource types.
+    class StateMachineVersionModel(ArnResource, CloudFormationModel):
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::StepFunctions::StateMachineVersion"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> Any:
+            properties = cloudformation_json["Properties"]
+            machine = get_backend(account_id, region_name).describe_state_machine(
+                properties["StateMachineArn"]
+            )
+            machine.publish(properties.get("Description"))
+            return cls(machine.latest_version.arn)
+
+    class StateMachineAliasModel(ArnResource, CloudFormationModel):
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::StepFunctions::StateMachineAlias"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> Any:
+            properties = cloudformation_json["Properties"]
+            routing = [
+                {"stateMachineVersionArn": r["StateMachineVersionArn"], "weight": int(r["Weight"])}
+                for r in properties["RoutingConfiguration"]
+            ]
+            alias = get_backend(account_id, region_name).create_state_machine_alias(
+                properties["Name"], routing, properties.get("Description")
+            )
+            return cls(alias.arn)
+
+    from moto.stepfunctions.models import StateMachine
+
+    has_attr, get_attr = StateMachine.has_cfn_attr, StateMachine.get_cfn_attribute
+
+    def has_cfn_attr(cls: Any, attr: str) -> bool:
+        return attr in ("StateMachineRevisionId", "Arn") or has_attr.__func__(cls, attr)  # type: ignore[attr-defined]
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        if attribute_name == "StateMachineRevisionId":  # a new revision whenever the definition changes
+            return (
+                getattr(self, "revision_id", None)
+                or hashlib.sha256(self.definition.encode()).hexdigest()[:32]
+            )
+        if attribute_name == "Arn":
+            return self.arn
+        return get_attr(self, attribute_name)
+
+    StateMachine.has_cfn_attr = classmethod(has_cfn_attr)  # type: ignore[method-assign,assignment]
+    StateMachine.get_cfn_attribute = get_cfn_attribute  # type: ignore[method-assign]
+
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+
+    start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+        parts = state_machine_arn.split(":")
+        if len(parts) == 8 and not parts[-1].isnumeric():  # an alias: route to its version
+            machine = self.describe_state_machine(":".join(parts[:-1]))
+            alias = machine.aliases.get(parts[-1])
+            if alias is not None:
+                state_machine_arn = alias.routing_configuration[0]["stateMachineVersionArn"]
+        return start(self, state_machine_arn, *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+# --- 15. nested sagas: startExecution(.sync:2) ------------------------------------------------
+def install_nested_executions() -> None:
+    """moto leaves the Step Functions integration's parameter and response casing stubbed, so
+    ``states:startExecution.sync:2`` fails (KeyError 'StateMachineArn'). Map the ASL's
+    PascalCase parameters onto botocore's member names, answer in PascalCase as AWS does,
+    and poll children every 20 ms instead of every 500 ms."""
+    if not _once("nested"):
+        return
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_task,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    members: dict[str, dict[str, str]] = {}
+    for operation in model.operation_names:
+        shape = model.operation_model(operation).input_shape
+        members[botocore.xform_name(operation)] = {m.lower(): m for m in (shape.members if shape else {})}
+    parent_normalise = StateTaskServiceSfn._normalise_parameters
+
+    def normalise_parameters(
+        self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        parent_normalise(self, parameters, boto_service_name, service_action_name)
+        names = members.get(service_action_name or self._get_boto_service_action(), {})
+        for key in list(parameters):
+            if key.lower() in names and names[key.lower()] != key:
+                parameters[names[key.lower()]] = parameters.pop(key)
+
+    def normalise_response(
+        self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        if isinstance(response, dict):
+            for key in list(response):
+                if key[:1].islower():
+                    response[key[0].upper() + key[1:]] = response.pop(key)
+
+    StateTaskServiceSfn._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
+    StateTaskServiceSfn._normalise_response = normalise_response  # type: ignore[method-assign]
+    callback_task._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.02  # type: ignore[misc]
+
+
 def install_all() -> None:
     install_thread_environ()
     install_inprocess_lambda()
@@ -635,3 +813,5 @@ def install_all() -> None:
     install_speedups()
     install_dynamodb_transactions()
     install_completion_events()
+    install_cfn_versions()
+    install_nested_executions()

@@ -57,7 +57,7 @@ def _count(items: list[dict[str, Any]], field: str) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with DemoSite() as site, EmbeddedStack() as stack:
         print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s; target site {site.url}\n")

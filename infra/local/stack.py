@@ -181,14 +181,25 @@ class EmbeddedStack:
     def table(self, kind: str) -> str:
         return self.outputs[f"{names.OUT_TABLE_PREFIX}{kind.capitalize()}"]
 
+    def machine_arn(self, machine: str = "test-generation") -> str:
+        return self.outputs[names.state_machine_output(machine)]
+
     def start(
-        self, request: dict[str, Any], faults: dict[str, Any] | None = None, name: str | None = None
+        self,
+        request: dict[str, Any] | None,
+        faults: dict[str, Any] | None = None,
+        name: str | None = None,
+        *,
+        machine: str = "test-generation",
+        document: dict[str, Any] | None = None,
     ) -> str:
-        document: dict[str, Any] = {"request": request}
-        if faults:
-            document["faults"] = faults
+        """Start a saga; ``document`` replaces the whole input (e.g. a parent's project list)."""
+        if document is None:
+            document = {"request": request}
+            if faults:
+                document["faults"] = faults
         response = self.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn,
+            stateMachineArn=self.machine_arn(machine),
             name=name or f"saga-{uuid.uuid4().hex[:12]}",
             input=json.dumps(document),
         )
@@ -230,6 +241,32 @@ class EmbeddedStack:
             for e in self.history(execution_arn)
             if e["type"].endswith("StateEntered")
         ]
+
+    def settings(self) -> Any:
+        """The function settings, as the deployed functions see them (for library calls)."""
+        from functions.common.settings import Settings
+
+        return Settings(
+            **{
+                f"{kind}_table": self.table(kind)
+                for kind in ("ledger", "scenarios", "tests", "runs", "reports", "sagas")
+            },
+            artifacts_bucket=self.outputs[names.OUT_ARTIFACTS_BUCKET],
+            dead_letter_queue_url=self.outputs[names.OUT_DEAD_LETTER_QUEUE],
+        )
+
+    def control(self, machine: str = "reviewed-test-generation") -> Any:
+        """Signals and the status query for one saga state machine (``functions.control``)."""
+        from functions.common.store import DynamoSagaStore
+        from functions.control import SagaControl
+        from functions.control.records import SagaRecords
+        from statemachines import SAGAS
+
+        settings = self.settings()
+        steps = [step.name for step in SAGAS[machine].steps if not step.gate]
+        return SagaControl(
+            self.machine_arn(machine), SagaRecords(settings.sagas_table), DynamoSagaStore(settings), steps
+        )
 
     def items(self, kind: str, saga_id: str) -> list[dict[str, Any]]:
         from functions.common.store import from_item

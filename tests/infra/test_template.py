@@ -16,7 +16,7 @@ from infra import names
 from infra.local.stack import EMBEDDED_CONTEXT
 from infra.local.synth import cloud_assembly
 from infra.nag import findings
-from statemachines import TEST_GENERATION, compile_saga
+from statemachines import TEST_GENERATION, compile_saga, machines
 
 pytestmark = pytest.mark.infra
 
@@ -36,9 +36,13 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
-def state_machine(template: dict[str, Any]) -> dict[str, Any]:
-    [machine] = resources(template, "AWS::StepFunctions::StateMachine").values()
-    return machine["Properties"]
+def state_machine(template: dict[str, Any], name: str = "test-generation") -> dict[str, Any]:
+    [machine] = [
+        m["Properties"]
+        for m in resources(template, "AWS::StepFunctions::StateMachine").values()
+        if m["Properties"]["StateMachineName"] == f"{names.STACK_NAME}-{name}"
+    ]
+    return machine
 
 
 def test_the_deployed_definition_is_the_compiled_declaration(template):
@@ -46,15 +50,48 @@ def test_the_deployed_definition_is_the_compiled_declaration(template):
     assert json.loads(properties["DefinitionString"]) == compile_saga(TEST_GENERATION)
 
 
-def test_every_placeholder_is_substituted_with_a_function_arn(template):
-    properties = state_machine(template)
+@pytest.mark.parametrize("name", sorted(machines()))
+def test_every_placeholder_is_substituted(template, name):
+    properties = state_machine(template, name)
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", properties["DefinitionString"]))
     substitutions = properties["DefinitionSubstitutions"]
     assert placeholders == set(substitutions)
-    functions = resources(template, "AWS::Lambda::Function")
+    versions = resources(template, "AWS::Lambda::Version")
+    machines_ = resources(template, "AWS::StepFunctions::StateMachine")
     for key, value in substitutions.items():
-        assert value["Fn::GetAtt"][1] == "Arn", key
-        assert value["Fn::GetAtt"][0] in functions, key
+        if key.endswith("FunctionArn"):  # a pinned Lambda version, never $LATEST
+            assert value["Ref"] in versions, key
+        else:
+            assert value["Ref"] in machines_, key
+
+
+@pytest.mark.parametrize("name", sorted(machines()))
+def test_every_state_machine_publishes_a_version_behind_a_live_alias(template, name):
+    [machine_id] = [
+        k
+        for k, m in resources(template, "AWS::StepFunctions::StateMachine").items()
+        if m["Properties"]["StateMachineName"] == f"{names.STACK_NAME}-{name}"
+    ]
+    [version_id] = [
+        k
+        for k, v in resources(template, "AWS::StepFunctions::StateMachineVersion").items()
+        if v["Properties"]["StateMachineArn"] == {"Ref": machine_id}
+    ]
+    version = template["Resources"][version_id]["Properties"]
+    assert version["StateMachineRevisionId"] == {"Fn::GetAtt": [machine_id, "StateMachineRevisionId"]}
+    [alias] = [
+        a["Properties"]
+        for a in resources(template, "AWS::StepFunctions::StateMachineAlias").values()
+        if a["Properties"]["RoutingConfiguration"][0]["StateMachineVersionArn"]
+        == {"Fn::GetAtt": [version_id, "Arn"]}
+    ]
+    assert alias["Name"] == "live"
+    assert alias["RoutingConfiguration"][0]["Weight"] == 100
+
+
+def test_the_deployed_definitions_are_the_committed_asl(template):
+    for name, compile_machine in machines().items():
+        assert json.loads(state_machine(template, name)["DefinitionString"]) == compile_machine(), name
 
 
 def test_every_task_has_retry_and_catch(template):

@@ -1,0 +1,145 @@
+"""Signals (approve, cancel, set_priority) and the status query, as library functions.
+
+Every signal is checked against the saga's real state first: a saga that does not exist,
+has finished, or is not waiting gets a typed error and nothing changes. Approve and cancel
+take the gate's task token with one conditional write, so two concurrent signals cannot
+both succeed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.common import aws
+from functions.common.store import COMPENSATED, DynamoSagaStore
+from functions.control.records import AWAITING_APPROVAL, SagaRecords
+
+PRIORITIES = ("low", "normal", "high")
+CANCELLED_ERROR = "SagaCancelled"
+_CREATED = ("scenarios", "tests", "runs", "artifacts", "reports")
+
+
+class SignalError(Exception):
+    """A signal that cannot be applied; the API maps these to 4xx answers."""
+
+    status_code = 409
+
+
+class SagaNotFound(SignalError):
+    status_code = 404
+
+
+class SagaFinished(SignalError):
+    pass
+
+
+class SagaNotWaiting(SignalError):
+    pass
+
+
+class SagaControl:
+    """Signals and queries for the sagas of one state machine."""
+
+    def __init__(
+        self, state_machine_arn: str, records: SagaRecords, store: DynamoSagaStore, steps: list[str]
+    ) -> None:
+        self.state_machine_arn = state_machine_arn
+        self._records = records
+        self._store = store
+        self._steps = steps
+        self._sfn = aws.client("stepfunctions")
+
+    def execution_arn(self, saga_id: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{saga_id}"
+
+    def _describe(self, saga_id: str) -> dict[str, Any]:
+        try:
+            return dict(self._sfn.describe_execution(executionArn=self.execution_arn(saga_id)))
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+                raise SagaNotFound(f"no saga {saga_id!r}") from error
+            raise
+
+    def _running(self, saga_id: str) -> dict[str, Any]:
+        described = self._describe(saga_id)
+        if described["status"] != "RUNNING":
+            raise SagaFinished(f"saga {saga_id!r} has finished ({described['status']})")
+        return described
+
+    # -- signals ---------------------------------------------------------------------------
+    def approve(self, saga_id: str, *, sender: str | None = None) -> dict[str, Any]:
+        self._running(saga_id)
+        token = self._records.take_token(saga_id, "APPROVED", {"signal": "approve", "by": sender})
+        if token is None:
+            raise SagaNotWaiting(f"saga {saga_id!r} is not waiting for approval")
+        self._sfn.send_task_success(taskToken=token, output='{"approved": true}')
+        return {"saga_id": saga_id, "signal": "approve"}
+
+    def cancel(self, saga_id: str, reason: str, *, sender: str | None = None) -> dict[str, Any]:
+        if not reason.strip():
+            raise ValueError("a cancel needs a reason")
+        self._running(saga_id)
+        token = self._records.take_token(
+            saga_id, "CANCELLED", {"signal": "cancel", "by": sender, "reason": reason}
+        )
+        if token is None:
+            raise SagaNotWaiting(
+                f"saga {saga_id!r} is not waiting for approval; only a waiting saga can be cancelled"
+            )
+        self._sfn.send_task_failure(taskToken=token, error=CANCELLED_ERROR, cause=reason[:1000])
+        return {"saga_id": saga_id, "signal": "cancel", "reason": reason}
+
+    def set_priority(self, saga_id: str, priority: str, *, sender: str | None = None) -> dict[str, Any]:
+        if priority not in PRIORITIES:
+            raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
+        self._running(saga_id)
+        self._records.set_priority(
+            saga_id, priority, {"signal": "set_priority", "by": sender, "priority": priority}
+        )
+        return {"saga_id": saga_id, "signal": "set_priority", "priority": priority}
+
+    # -- query -----------------------------------------------------------------------------
+    def status(self, saga_id: str) -> dict[str, Any]:
+        """Where a saga is, from DynamoDB and DescribeExecution (never the full history)."""
+        described = self._describe(saga_id)
+        record = self._records.public(saga_id)
+        ledger = self._store.ledger(saga_id)
+        completed = [s for s in self._steps if s in ledger]
+        waiting = record.get("status") == AWAITING_APPROVAL and described["status"] == "RUNNING"
+        current = None
+        if described["status"] == "RUNNING":
+            remaining = [s for s in self._steps if s not in ledger]
+            current = "AwaitApproval" if waiting else (remaining[0] if remaining else None)
+        summary = {
+            step: {
+                "status": entry.get("status"),
+                **{
+                    kind: len(entry.get(f"created_{kind}", []))
+                    for kind in _CREATED
+                    if entry.get(f"created_{kind}")
+                },
+            }
+            for step, entry in ledger.items()
+        }
+        return {
+            "saga_id": saga_id,
+            "status": described["status"],
+            "current_step": current,
+            "completed_steps": completed,
+            "ledger": summary,
+            "exists_now": {
+                step: counts for step, counts in summary.items() if counts.get("status") != COMPENSATED
+            },
+            "priority": record.get("priority", "normal"),
+            "approval_pending": waiting,
+            "signals": record.get("signals", []),
+            "outcome": None
+            if described["status"] == "RUNNING"
+            else {
+                "status": described["status"],
+                "error": described.get("error"),
+                "cause": described.get("cause"),
+            },
+        }

@@ -1,0 +1,39 @@
+"""The ``stepsaga`` command. Each subcommand lives in its own module with ``main(argv) -> int``.
+
+stepsaga run            two sagas on the embedded stack (the README's main job)
+stepsaga cost           cost per saga path, from the compiled ASL
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> (module, one-line help). Modules are imported only when their command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("infra.local.run", "run two sagas on the embedded stack and print their histories"),
+    "cost": ("infra.cost", "state transitions, Lambda invocations and dollars per saga path"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: stepsaga <command> [options]", "", "commands:"]
+    lines += [f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"stepsaga: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

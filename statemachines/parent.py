@@ -1,0 +1,217 @@
+"""Sagas of sagas: a parent that runs one child saga per project, and the rollback machine
+that compensates a child after it succeeded.
+
+The parent starts each child with ``states:startExecution.sync:2`` under a deterministic
+name (``<parent>-p<index>``), so a retried or redriven parent never starts a duplicate:
+Step Functions answers a start with the same name and input with the existing execution.
+If any child fails, the parent compensates every child that succeeded by running the
+child saga's compensations (compiled from the same declaration into a rollback machine,
+started under the child's own name, so its compensations see the child's saga id), then
+ends ``RolledBack``. A child that failed has already rolled itself back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from statemachines.saga import (
+    COMPENSATION_FAILED,
+    LAMBDA_SERVICE_ERRORS,
+    REPORT_COMPENSATION_FAILURE,
+    ROLLED_BACK,
+    RetryPolicy,
+    Saga,
+    _compensation_state,
+    _payload,
+    function_key,
+)
+
+SYNC = "arn:aws:states:::states:startExecution.sync:2"
+# Retried when starting or watching a child: throttling and transient service faults.
+SFN_TRANSIENT = ("StepFunctions.ExecutionLimitExceeded", "StepFunctions.SdkClientException", "States.Timeout")
+
+
+def state_machine_key(saga_name: str) -> str:
+    """The ``DefinitionSubstitutions`` key of another state machine's ARN."""
+    return "".join(part.capitalize() for part in saga_name.split("-")) + "StateMachineArn"
+
+
+def rollback_name(saga: Saga) -> str:
+    return f"{saga.name}-rollback"
+
+
+def compile_rollback(saga: Saga) -> dict[str, Any]:
+    """Only the compensation chain of ``saga``: undo a whole saga that had succeeded."""
+    states: dict[str, Any] = {}
+    for step in reversed(saga.compensable):
+        state = _compensation_state(saga, step)
+        if state["Next"] == ROLLED_BACK:
+            state["Next"] = "Compensated"
+        states[step.compensation_state] = state
+    states["Compensated"] = {"Type": "Succeed", "Comment": "Every step the saga recorded is undone"}
+    states[REPORT_COMPENSATION_FAILURE] = {
+        "Type": "Task",
+        "Comment": "Send what is left to undo to the dead-letter queue",
+        "Resource": f"${{{function_key(REPORT_COMPENSATION_FAILURE)}}}",
+        "Parameters": _payload(REPORT_COMPENSATION_FAILURE),
+        "TimeoutSeconds": 60,
+        "ResultPath": "$.dead_letter",
+        "Retry": [RetryPolicy(5, 1).to_asl(("States.ALL",))],
+        "Next": COMPENSATION_FAILED,
+    }
+    states[COMPENSATION_FAILED] = {
+        "Type": "Fail",
+        "Error": COMPENSATION_FAILED,
+        "Cause": "A compensation kept failing.",
+    }
+    return {
+        "Comment": f"Compensate a completed {saga.name} saga (started under the child saga's own name)",
+        "StartAt": saga.compensable[-1].compensation_state,
+        "States": states,
+    }
+
+
+@dataclass(frozen=True)
+class ParentSaga:
+    """One child saga per item of ``$.projects``, at most ``max_concurrency`` at once."""
+
+    name: str
+    comment: str
+    child: Saga
+    max_concurrency: int = 2
+    summary_handler: str = "functions.handlers.children.handler"
+    child_timeout_seconds: int = 3 * 3600
+
+    def functions(self) -> dict[str, str]:
+        return {function_key("SummariseProjects"): self.summary_handler}
+
+    def state_machines(self) -> tuple[str, ...]:
+        """Other state machines this one starts (their ARNs are substitutions)."""
+        return (self.child.name, rollback_name(self.child))
+
+
+def _child_run(machine_key: str, name: str, input_fields: dict[str, Any], timeout: int) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": SYNC,
+        "Parameters": {
+            "StateMachineArn": f"${{{machine_key}}}",
+            "Name.$": name,
+            "Input": {**input_fields, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"},
+        },
+        "TimeoutSeconds": timeout,
+        "Retry": [
+            RetryPolicy(3, 1).to_asl(SFN_TRANSIENT),
+            RetryPolicy(3, 1).to_asl(LAMBDA_SERVICE_ERRORS),
+        ],
+    }
+
+
+def compile_parent(parent: ParentSaga) -> dict[str, Any]:
+    child_key = state_machine_key(parent.child.name)
+    rollback_key = state_machine_key(rollback_name(parent.child))
+    run_child = _child_run(
+        child_key,
+        "States.Format('{}-p{}', $.parent, $.index)",
+        {"request.$": "$.project.request"},
+        parent.child_timeout_seconds,
+    )
+    run_child.update(
+        {
+            "Comment": "Run one project's saga and wait for its outcome",
+            "ResultSelector": {"name.$": "$.Name", "status.$": "$.Status"},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ProjectSagaFailed"}],
+            "End": True,
+        }
+    )
+    compensate_child = _child_run(
+        rollback_key, "$.name", {"request.$": "$.request"}, parent.child_timeout_seconds
+    )
+    compensate_child.update(
+        {"Comment": "Undo a project's completed saga", "ResultSelector": {"name.$": "$.Name"}, "End": True}
+    )
+    states: dict[str, Any] = {
+        "RunProjectSagas": {
+            "Type": "Map",
+            "Comment": "One child saga per project, deterministic names, bounded concurrency",
+            "ItemsPath": "$.projects",
+            "MaxConcurrency": parent.max_concurrency,
+            "ItemSelector": {
+                "project.$": "$$.Map.Item.Value",
+                "index.$": "$$.Map.Item.Index",
+                "parent.$": "$$.Execution.Name",
+            },
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "RunProjectSaga",
+                "States": {
+                    "RunProjectSaga": run_child,
+                    "ProjectSagaFailed": {
+                        "Type": "Pass",
+                        "Comment": "The child already rolled itself back; record it",
+                        "Parameters": {
+                            "name.$": "States.Format('{}-p{}', $.parent, $.index)",
+                            "status": "FAILED",
+                            "error.$": "$.error.Error",
+                        },
+                        "End": True,
+                    },
+                },
+            },
+            "ResultPath": "$.children",
+            "Next": "SummariseProjects",
+        },
+        "SummariseProjects": {
+            "Type": "Task",
+            "Comment": "Which children succeeded and which failed",
+            "Resource": f"${{{function_key('SummariseProjects')}}}",
+            "Parameters": {"children.$": "$.children", "projects.$": "$.projects"},
+            "ResultPath": "$.summary",
+            "Retry": [RetryPolicy(3, 1).to_asl(("States.ALL",))],
+            "Next": "AnyProjectFailed",
+        },
+        "AnyProjectFailed": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.summary.failed_count",
+                    "NumericGreaterThan": 0,
+                    "Next": "CompensateProjectSagas",
+                }
+            ],
+            "Default": "AllProjectsSucceeded",
+        },
+        "AllProjectsSucceeded": {"Type": "Succeed"},
+        "CompensateProjectSagas": {
+            "Type": "Map",
+            "Comment": "Undo every child that succeeded (its rollback runs under the child's name)",
+            "ItemsPath": "$.summary.succeeded",
+            "MaxConcurrency": parent.max_concurrency,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "CompensateProjectSaga",
+                "States": {"CompensateProjectSaga": compensate_child},
+            },
+            "ResultPath": "$.compensated",
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.compensation_error",
+                    "Next": COMPENSATION_FAILED,
+                }
+            ],
+            "Next": ROLLED_BACK,
+        },
+        ROLLED_BACK: {
+            "Type": "Fail",
+            "Error": "SagaRolledBack",
+            "Cause": "A project's saga failed; every project saga that had succeeded was compensated.",
+        },
+        COMPENSATION_FAILED: {
+            "Type": "Fail",
+            "Error": COMPENSATION_FAILED,
+            "Cause": "A project's rollback failed; see that rollback execution and the dead-letter queue.",
+        },
+    }
+    return {"Comment": parent.comment, "StartAt": "RunProjectSagas", "States": states}
