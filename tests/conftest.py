@@ -49,3 +49,4 @@ def _housekeeping() -> Iterator[None]:
 
     TMP_THREADS.clear()  # moto keeps every callback waiter thread otherwise
     adapters.TIME.factor = 1.0
+    adapters.TIME.per_state.clear()

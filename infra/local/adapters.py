@@ -321,10 +321,15 @@ class TimeScale:
     """Multiplies every TimeoutSeconds and HeartbeatSeconds the interpreter waits on.
 
     1.0 (the default) is real time. A test of a 5-minute timeout sets 0.001 and waits 0.3 s;
-    the ASL and the template stay exactly as deployed.
+    the ASL and the template stay exactly as deployed. ``per_state`` scales one state only
+    (a day-long approval gate, without squeezing the compensations that follow it).
     """
 
     factor = 1.0
+    per_state: dict[str, float] = {}  # noqa: RUF012 - one clock for the process
+
+    def of(self, state: str | None) -> float:
+        return self.per_state.get(state or "", self.factor)
 
 
 TIME = TimeScale()
@@ -335,7 +340,8 @@ def install_time_scaling() -> TimeScale:
         from moto.stepfunctions.parser.asl.component.common.timeouts import heartbeat, timeout
 
         def scaled(self: Any, env: Any) -> None:
-            env.stack.append(self._eval_seconds(env=env) * TIME.factor)
+            state = env.states.context_object.context_object_data.get("State", {}).get("Name")
+            env.stack.append(self._eval_seconds(env=env) * TIME.of(state))
 
         timeout.Timeout._eval_body = scaled  # type: ignore[method-assign]
         heartbeat.Heartbeat._eval_body = scaled  # type: ignore[method-assign]
@@ -744,11 +750,10 @@ def install_cfn_versions() -> None:
 
     def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
         parts = state_machine_arn.split(":")
-        if len(parts) == 8 and not parts[-1].isnumeric():  # an alias: route to its version
+        if len(parts) == 8 and not parts[-1].isnumeric():  # an alias (moto executes no versions):
             machine = self.describe_state_machine(":".join(parts[:-1]))
-            alias = machine.aliases.get(parts[-1])
-            if alias is not None:
-                state_machine_arn = alias.routing_configuration[0]["stateMachineVersionArn"]
+            if parts[-1] in machine.aliases:  # run the machine it routes to, as deployed
+                state_machine_arn = machine.arn
         return start(self, state_machine_arn, *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
