@@ -264,7 +264,11 @@ def install_time_skipping() -> SkippingClock:
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
         retrier_decl.time = CLOCK  # type: ignore[assignment]
-        wait_function.time = CLOCK  # type: ignore[assignment]
+
+        def skip_wait(self: Any, env: Any, wait_seconds: int) -> None:
+            CLOCK.sleep(wait_seconds)  # a Wait state waits on an event, not on sleep: skip it here
+
+        wait_function.WaitFunction._wait_interval = skip_wait  # type: ignore[method-assign]
     return CLOCK
 
 
@@ -381,8 +385,7 @@ def install_token_per_attempt() -> None:
 
     original = callback_task.StateTaskServiceCallback._eval_execution
 
-    def expire(env: Any) -> None:
-        token = env.states.context_object.context_object_data.get("Task", {}).get("Token")
+    def expire(env: Any, token: str | None) -> None:
         endpoint = env.callback_pool_manager.get(token) if token else None
         if endpoint is not None:
             endpoint.report(CallbackConsumerTimeout())
@@ -392,14 +395,18 @@ def install_token_per_attempt() -> None:
             self._is_integration_pattern()
             and ResourceCondition.WaitForTaskToken in self._supported_integration_patterns
         )
-        if callback and env.states.context_object.context_object_data["State"].get("RetryCount", 0) > 0:
-            expire(env)
-            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+        context = env.states.context_object
+        if callback:
+            # The token of this state's latest attempt (moto's context copy keeps the first one).
+            if context.context_object_data["State"].get("RetryCount", 0) > 0:
+                expire(env, self.__dict__.get("_stepsaga_token"))
+                env.callback_pool_manager.add(context.update_task_token())
+            self.__dict__["_stepsaga_token"] = context.context_object_data.get("Task", {}).get("Token")
         try:
             original(self, env)
         except HeartbeatTimeoutError:
             if callback:
-                expire(env)
+                expire(env, self.__dict__.get("_stepsaga_token"))
             raise
 
     callback_task.StateTaskServiceCallback._eval_execution = eval_execution  # type: ignore[method-assign]
@@ -420,6 +427,27 @@ def install_task_errors() -> None:
             AWSError.__init__(self, message, exception_type=_name, status=400)
 
         cls.__init__ = __init__  # type: ignore[method-assign,assignment]
+
+    # moto tells a timed-out token from a vanished one with isinstance(error, CallbackConsumerTimeout)
+    # on the *notify* error, which never matches: raise one that does, so SendTask* answers TaskTimedOut.
+    from moto.stepfunctions.parser.asl.eval.callback import callback as callbacks
+
+    class TimedOutNotify(callbacks.CallbackNotifyConsumerError, callbacks.CallbackConsumerTimeout):
+        pass
+
+    def answer_timeouts(method: Any) -> Any:
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except callbacks.CallbackNotifyConsumerError as error:
+                if isinstance(error.callback_consumer_error, callbacks.CallbackConsumerTimeout):
+                    raise TimedOutNotify(error.callback_consumer_error) from error
+                raise
+
+        return wrapped
+
+    callbacks.CallbackPoolManager.notify = answer_timeouts(callbacks.CallbackPoolManager.notify)  # type: ignore[method-assign]
+    callbacks.CallbackPoolManager.heartbeat = answer_timeouts(callbacks.CallbackPoolManager.heartbeat)  # type: ignore[method-assign]
 
 
 # --- 11. speed: parse once, build clients once, compile JSONPath once ------------------------

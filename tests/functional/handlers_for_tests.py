@@ -63,25 +63,26 @@ def callback(event: Any, context: Any) -> dict[str, Any]:
     """A callback agent that answers before (or instead of) the waiter listening.
 
     event: ``token``; ``heartbeat`` (send SendTaskHeartbeat first); ``mode``: ``succeed``,
-    ``fail``, ``fail_first`` (fail attempt 0, leave later attempts waiting) or ``none``;
-    ``attempt`` (``$$.State.RetryCount``); ``error``/``cause`` for failures.
+    ``fail``, ``fail_first`` (fail attempts below ``failures``, default 1, and leave later ones
+    waiting) or ``none``; ``attempt`` (``$$.State.RetryCount``); ``error``/``cause`` for failures.
     """
     token = event["token"]
     TOKENS.append(token)
-    sfn = _sfn()
     if event.get("heartbeat"):
         try:
-            sfn.send_task_heartbeat(taskToken=token)
+            _sfn().send_task_heartbeat(taskToken=token)
             HEARTBEATS.append("ok")
         except ClientError as error:
             HEARTBEATS.append(error.response["Error"]["Code"])
             raise
     mode = event.get("mode", "succeed")
-    failing = mode == "fail" or (mode == "fail_first" and int(event.get("attempt", 0)) == 0)
+    failing = mode == "fail" or (
+        mode == "fail_first" and int(event.get("attempt", 0)) < int(event.get("failures", 1))
+    )
     if failing:
-        sfn.send_task_failure(
+        _sfn().send_task_failure(
             taskToken=token, error=event.get("error", "Transient"), cause=event.get("cause", "first try")
         )
     elif mode == "succeed":
-        sfn.send_task_success(taskToken=token, output=json.dumps({"answered": token[:8]}))
+        _sfn().send_task_success(taskToken=token, output=json.dumps({"answered": token[:8]}))
     return {"accepted": True}

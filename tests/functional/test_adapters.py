@@ -1,0 +1,610 @@
+"""One test (at least) per adapter in ``infra.local.adapters``: each asserts the behaviour the
+adapter adds to moto, so it fails without it. Small state machines and functions are created
+with boto3 under ``mock_aws``; the handlers live in ``handlers_for_tests``."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from infra.local import adapters
+from tests.functional import handlers_for_tests as handlers
+
+pytestmark = pytest.mark.functional
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/r"
+HANDLERS = "tests.functional.handlers_for_tests"
+TERMINAL_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
+CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "# the in-process adapter imports the real handler\n")
+    return buffer.getvalue()
+
+
+def _until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Run:
+    status: str
+    output: Any
+    events: list[dict[str, Any]]
+    seconds: float
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [event for event in self.events if event["type"] == kind]
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.events[-1]
+
+    def details(self, event: dict[str, Any]) -> dict[str, Any]:
+        return next(value for key, value in event.items() if key.endswith("EventDetails"))
+
+
+class Aws:
+    """boto3 clients on the mock, plus the few steps every test repeats."""
+
+    def __init__(self) -> None:
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.lam = boto3.client("lambda", region_name=REGION)
+        self.cfn = boto3.client("cloudformation", region_name=REGION)
+        self._code = _zip()
+        self._count = 0
+        # moto's Lambda checks that the execution role exists.
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        boto3.client("iam", region_name=REGION).create_role(
+            RoleName="r", AssumeRolePolicyDocument=json.dumps(trust)
+        )
+
+    def function(self, name: str, handler: str, variables: dict[str, str] | None = None) -> str:
+        response = self.lam.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=ROLE,
+            Handler=f"{HANDLERS}.{handler}",
+            Code={"ZipFile": self._code},
+            Timeout=30,
+            Environment={"Variables": variables or {}},
+        )
+        return str(response["FunctionArn"])
+
+    def machine(self, name: str, states: dict[str, Any]) -> str:
+        definition = {"StartAt": next(iter(states)), "States": states}
+        response = self.sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)
+        return str(response["stateMachineArn"])
+
+    def start(self, machine_arn: str, document: Any = None, name: str | None = None) -> str:
+        self._count += 1
+        response = self.sfn.start_execution(
+            stateMachineArn=machine_arn,
+            name=name or f"run-{self._count}",
+            input=json.dumps(document if document is not None else {}),
+        )
+        return str(response["executionArn"])
+
+    def wait(self, execution_arn: str, timeout: float = 10.0, started: float | None = None) -> Run:
+        """Until the execution is over and its terminal event is the last one in the history."""
+        began = time.monotonic() if started is None else started
+
+        def finished() -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] == "RUNNING":
+                return None
+            events = self.sfn.get_execution_history(executionArn=execution_arn)["events"]
+            return (described, events) if events and events[-1]["type"] in TERMINAL_EVENTS else None
+
+        try:
+            described, events = _until(finished, timeout, f"{execution_arn} to finish")
+        except AssertionError as error:
+            history = self.sfn.get_execution_history(executionArn=execution_arn)["events"]
+            raise AssertionError(f"{error}; history: {[event['type'] for event in history]}") from None
+        seconds = time.monotonic() - began
+        output = json.loads(described["output"]) if described.get("output") else None
+        return Run(described["status"], output, events, seconds)
+
+    def run(self, machine_arn: str, document: Any = None, timeout: float = 10.0) -> Run:
+        began = time.monotonic()
+        return self.wait(self.start(machine_arn, document), timeout, started=began)
+
+    def stop_running(self) -> None:
+        for machine in self.sfn.list_state_machines()["stateMachines"]:
+            listed = self.sfn.list_executions(stateMachineArn=machine["stateMachineArn"])
+            for execution in listed["executions"]:
+                if execution["status"] == "RUNNING":
+                    self.sfn.stop_execution(executionArn=execution["executionArn"])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    # Under mock_aws requests never leave the process: an endpoint would send them elsewhere.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    runtime_env = dict(adapters.RUNTIME_ENV)
+    adapters.RUNTIME_ENV.clear()
+    handlers.reset()
+    mock = mock_aws(
+        config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    )
+    mock.start()
+    adapters.install_all()
+    clients = Aws()
+    try:
+        yield clients
+    finally:
+        handlers.RELEASE.set()  # no handler thread outlives the test blocked
+        try:
+            clients.stop_running()
+        finally:
+            mock.stop()
+            adapters.RUNTIME_ENV.clear()
+            adapters.RUNTIME_ENV.update(runtime_env)
+
+
+@pytest.fixture(autouse=True)
+def _reset_globals() -> Iterator[None]:
+    yield
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    TMP_THREADS.clear()  # moto keeps every waiter thread otherwise
+    adapters.TIME.factor = 1.0
+
+
+def _callback_task(function_arn: str, payload: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": CALLBACK,
+        "Parameters": {"FunctionName": function_arn, "Payload": {"token.$": "$$.Task.Token", **payload}},
+        "End": True,
+        **fields,
+    }
+
+
+# --- 1. per-thread environment ------------------------------------------------------------
+def test_thread_environ_overlays_are_per_thread_and_never_leak() -> None:
+    environ = adapters.install_thread_environ()
+    assert os.environ is environ
+    assert isinstance(os.environ, adapters.ThreadEnviron)
+    assert "STEPSAGA_PROBE" not in os.environ
+    inside: dict[str, Any] = {}
+    entered, leave = threading.Event(), threading.Event()
+
+    def lambda_thread() -> None:
+        with environ.overlay({"STEPSAGA_PROBE": "lambda"}):
+            os.environ["STEPSAGA_WRITTEN"] = "by-handler"  # a write inside the overlay stays there
+            inside["probe"] = os.environ["STEPSAGA_PROBE"]
+            inside["getenv"] = os.getenv("STEPSAGA_PROBE")
+            inside["listed"] = "STEPSAGA_PROBE" in list(os.environ) and "STEPSAGA_PROBE" in os.environ.copy()
+            inside["base_visible"] = os.environ.get("AWS_REGION")
+            entered.set()
+            leave.wait(5)
+        inside["after"] = os.environ.get("STEPSAGA_PROBE")
+
+    worker = threading.Thread(target=lambda_thread)
+    worker.start()
+    try:
+        assert entered.wait(5)
+        # While the other thread is inside its overlay, this thread sees none of it.
+        assert os.environ.get("STEPSAGA_PROBE") is None
+        assert "STEPSAGA_WRITTEN" not in os.environ
+    finally:
+        leave.set()
+        worker.join(5)
+    assert inside == {
+        "probe": "lambda",
+        "getenv": "lambda",
+        "listed": True,
+        "base_visible": os.environ.get("AWS_REGION"),
+        "after": None,
+    }
+    assert "STEPSAGA_WRITTEN" not in os.environ
+    # Outside any overlay, writes reach the real environment (the rest of the process).
+    os.environ["STEPSAGA_REAL"] = "yes"
+    try:
+        assert environ._base["STEPSAGA_REAL"] == "yes"
+    finally:
+        del os.environ["STEPSAGA_REAL"]
+    assert "STEPSAGA_REAL" not in environ._base
+
+
+def test_concurrent_lambdas_each_see_their_own_variables(aws: Aws) -> None:
+    aws.function("probe-one", "env_probe", {"PROBE": "one"})
+    aws.function("probe-two", "env_probe", {"PROBE": "two"})
+    event = {"keys": ["PROBE", "AWS_LAMBDA_FUNCTION_NAME"], "pause": 0.2}
+
+    def invoke(name: str) -> dict[str, Any]:
+        response = aws.lam.invoke(FunctionName=name, Payload=json.dumps(event))
+        return dict(json.loads(response["Payload"].read()))
+
+    with ThreadPoolExecutor(2) as pool:
+        one, two = pool.map(invoke, ["probe-one", "probe-two"])
+    # Each read twice across the other's overlapping run: always its own values.
+    expected_one = {"PROBE": "one", "AWS_LAMBDA_FUNCTION_NAME": "probe-one"}
+    expected_two = {"PROBE": "two", "AWS_LAMBDA_FUNCTION_NAME": "probe-two"}
+    assert one == {"first": expected_one, "second": expected_one, "function": "probe-one"}
+    assert two == {"first": expected_two, "second": expected_two, "function": "probe-two"}
+    assert "PROBE" not in os.environ
+    assert "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
+
+
+# --- 2. in-process Lambda -------------------------------------------------------------------
+def test_lambda_invoke_runs_the_handler_in_process(aws: Aws) -> None:
+    aws.function("echo", "echo")
+    before = adapters.INVOCATIONS.get("echo", 0)
+    response = aws.lam.invoke(FunctionName="echo", Payload=json.dumps({"hello": ["world", 1]}))
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    assert json.loads(response["Payload"].read()) == {"hello": ["world", 1]}
+    assert adapters.INVOCATIONS["echo"] == before + 1
+
+
+def test_lambda_handler_error_is_reported_as_the_runtime_does(aws: Aws) -> None:
+    aws.function("boom", "boom")
+    response = aws.lam.invoke(FunctionName="boom", Payload=json.dumps({"why": "testing"}))
+    assert response["FunctionError"] == "Unhandled"
+    payload = json.loads(response["Payload"].read())
+    assert payload["errorType"] == "Kaboom"
+    assert payload["errorMessage"] == "boom: testing"
+    assert isinstance(payload["stackTrace"], list)
+
+
+def test_lambda_event_invoke_returns_at_once_and_runs_on_a_thread(aws: Aws) -> None:
+    aws.function("slow", "slow")
+    response = aws.lam.invoke(FunctionName="slow", InvocationType="Event", Payload=json.dumps({"n": 7}))
+    assert response["StatusCode"] == 202
+    assert handlers.ASYNC_DONE == []  # the handler is still blocked: the invoke did not wait
+    handlers.RELEASE.set()
+    done = _until(lambda: handlers.ASYNC_DONE, what="the asynchronous handler")
+    assert done == [{"event": {"n": 7}, "released": True}]
+
+
+def test_lambda_task_error_type_becomes_the_state_error(aws: Aws) -> None:
+    echo = aws.function("echo", "echo")
+    boom = aws.function("boom", "boom")
+    machine = aws.machine(
+        "lambda-errors",
+        {
+            "Echo": {"Type": "Task", "Resource": echo, "Next": "Boom"},
+            "Boom": {"Type": "Task", "Resource": boom, "End": True},
+        },
+    )
+    run = aws.run(machine, {"why": "in a state machine"})
+    assert run.status == "FAILED"
+    succeeded = run.details(run.of_type("LambdaFunctionSucceeded")[0])
+    assert json.loads(succeeded["output"]) == {"why": "in a state machine"}
+    failed = run.details(run.last)
+    assert failed["error"] == "Kaboom"
+    assert json.loads(failed["cause"])["errorMessage"] == "boom: in a state machine"
+
+
+# --- 3. CloudFormation state machines on the executing backend --------------------------
+def test_substitute_applies_placeholders_and_keeps_the_context_object() -> None:
+    definition = '{"R": "${FnArn}", "n.$": "$$.Execution.Name", "u": "${Unknown}", "k": "$.x"}'
+    assert adapters.substitute(definition, {"FnArn": "arn:fn", "Other": 1}) == (
+        '{"R": "arn:fn", "n.$": "$$.Execution.Name", "u": "${Unknown}", "k": "$.x"}'
+    )
+
+
+def test_cloudformation_state_machine_runs_with_substitutions(aws: Aws) -> None:
+    echo = aws.function("echo", "echo")
+    definition = json.dumps(
+        {
+            "StartAt": "Echo",
+            "States": {
+                "Echo": {
+                    "Type": "Task",
+                    "Resource": "${FnArn}",
+                    "Parameters": {"execution.$": "$$.Execution.Name", "greeting.$": "$.greeting"},
+                    "End": True,
+                }
+            },
+        }
+    )
+    template = {
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "from-cfn",
+                    "RoleArn": ROLE,
+                    "DefinitionString": definition,
+                    "DefinitionSubstitutions": {"FnArn": echo},
+                },
+            }
+        }
+    }
+    aws.cfn.create_stack(StackName="adapters", TemplateBody=json.dumps(template))
+    resources = aws.cfn.describe_stack_resources(StackName="adapters")["StackResources"]
+    machine = resources[0]["PhysicalResourceId"]
+    deployed = json.loads(aws.sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    assert deployed["States"]["Echo"]["Resource"] == echo
+    assert deployed["States"]["Echo"]["Parameters"]["execution.$"] == "$$.Execution.Name"
+
+    began = time.monotonic()
+    run = aws.wait(aws.start(machine, {"greeting": "hi"}, name="cfn-run-1"), started=began)
+    assert run.status == "SUCCEEDED"
+    assert run.output == {"execution": "cfn-run-1", "greeting": "hi"}
+
+    aws.cfn.delete_stack(StackName="adapters")
+    remaining = [m["stateMachineArn"] for m in aws.sfn.list_state_machines()["stateMachines"]]
+    assert machine not in remaining
+
+
+# --- 4. time skipping -----------------------------------------------------------------------
+def test_retry_intervals_are_skipped_not_slept(aws: Aws) -> None:
+    boom = aws.function("boom", "boom")
+    retry = [{"ErrorEquals": ["Kaboom"], "IntervalSeconds": 100, "MaxAttempts": 2, "BackoffRate": 2.0}]
+    machine = aws.machine(
+        "retry-skip", {"Boom": {"Type": "Task", "Resource": boom, "Retry": retry, "End": True}}
+    )
+    clock = adapters.install_time_skipping()
+    skipped = clock.skipped
+    run = aws.run(machine)
+    assert run.status == "FAILED"
+    assert run.details(run.last)["error"] == "Kaboom"
+    assert len(run.of_type("LambdaFunctionScheduled")) == 3  # the first attempt and two retries
+    assert clock.skipped - skipped == pytest.approx(300.0)  # 100 s, then 200 s: never slept
+    assert run.seconds < 10
+
+
+def test_wait_state_is_skipped_not_slept(aws: Aws) -> None:
+    machine = aws.machine("wait-skip", {"Pause": {"Type": "Wait", "Seconds": 1, "End": True}})
+    clock = adapters.install_time_skipping()
+    skipped = clock.skipped
+    run = aws.run(machine)
+    assert run.status == "SUCCEEDED"
+    assert clock.skipped - skipped == pytest.approx(1.0)
+    assert run.seconds < 0.9
+
+
+# --- 5. callbacks that finish before the waiter listens ----------------------------------
+def test_heartbeat_sent_before_the_waiter_listens_is_accepted(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    machine = aws.machine(
+        "early-heartbeat",
+        {"Wait": _callback_task(agent, {"heartbeat": True, "mode": "succeed"}, HeartbeatSeconds=3)},
+    )
+    run = aws.run(machine)
+    assert handlers.HEARTBEATS == ["ok"]  # not InvalidToken: no heartbeat endpoint existed yet
+    assert run.status == "SUCCEEDED"
+    assert run.output == {"answered": handlers.TOKENS[0][:8]}
+
+
+def test_outcome_sent_before_the_waiter_listens_ends_the_wait_at_once(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    machine = aws.machine(
+        "early-outcome", {"Wait": _callback_task(agent, {"mode": "succeed"}, HeartbeatSeconds=3)}
+    )
+    run = aws.run(machine)
+    assert run.status == "SUCCEEDED"  # moto: a heartbeat timeout (States.Timeout) after 3 s
+    assert run.output == {"answered": handlers.TOKENS[0][:8]}
+
+
+# --- 6. SendTaskFailure keeps its cause ---------------------------------------------------
+def test_send_task_failure_keeps_its_cause(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    machine = aws.machine(
+        "failure-cause",
+        {"Wait": _callback_task(agent, {"mode": "fail", "error": "Nope", "cause": "because reasons"})},
+    )
+    run = aws.run(machine)
+    assert run.status == "FAILED"
+    task_failed = run.details(run.of_type("TaskFailed")[0])
+    assert (task_failed["error"], task_failed["cause"]) == ("Nope", "because reasons")
+    assert (run.details(run.last)["error"], run.details(run.last)["cause"]) == ("Nope", "because reasons")
+
+
+# --- 7. time scaling for timeouts and heartbeats ----------------------------------------
+def test_timeout_seconds_are_scaled(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    machine = aws.machine(
+        "scaled-timeout", {"Wait": _callback_task(agent, {"mode": "none"}, TimeoutSeconds=2000)}
+    )
+    # 2000 s -> 2 s (long enough for the invoke to return first: a task that times out
+    # mid-invoke gets a TaskSubmitted event after ExecutionFailed in moto)
+    adapters.TIME.factor = 0.001
+    run = aws.run(machine)
+    assert run.status == "FAILED"
+    assert run.details(run.last)["error"] == "States.Timeout"
+    assert 1.9 < run.seconds < 10
+    deployed = json.loads(aws.sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    assert deployed["States"]["Wait"]["TimeoutSeconds"] == 2000  # the ASL itself is unchanged
+
+
+def test_heartbeat_seconds_are_scaled(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    machine = aws.machine(
+        "scaled-heartbeat",
+        {"Wait": _callback_task(agent, {"mode": "none"}, HeartbeatSeconds=300, TimeoutSeconds=8000)},
+    )
+    adapters.TIME.factor = 0.001  # heartbeat 300 s -> 0.3 s; timeout 8000 s -> 8 s
+    run = aws.run(machine)
+    assert run.status == "FAILED"
+    assert run.details(run.last)["error"] == "States.Timeout"  # moto names heartbeat timeouts so
+    assert run.seconds < 6  # the heartbeat, not the (scaled) task timeout, ended it
+
+
+# --- 8. lambda:invoke keeps InvocationType ------------------------------------------------
+def test_lambda_invoke_integration_keeps_invocation_type_event(aws: Aws) -> None:
+    slow = aws.function("slow", "slow")
+    machine = aws.machine(
+        "async-invoke",
+        {
+            "Fire": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": slow, "InvocationType": "Event", "Payload": {"from": "sfn"}},
+                "End": True,
+            }
+        },
+    )
+    run = aws.run(machine)
+    assert run.status == "SUCCEEDED"
+    assert run.output["StatusCode"] == 202
+    assert handlers.ASYNC_DONE == []  # the task did not wait for the handler
+    handlers.RELEASE.set()
+    done = _until(lambda: handlers.ASYNC_DONE, what="the asynchronous handler")
+    assert done == [{"event": {"from": "sfn"}, "released": True}]
+
+
+# --- 9. a fresh task token per attempt ---------------------------------------------------
+def _retried_callback(aws: Aws, name: str, failures: int) -> str:
+    agent = aws.function("agent", "callback")
+    retry = [{"ErrorEquals": ["Transient"], "IntervalSeconds": 1, "MaxAttempts": failures}]
+    payload = {"mode": "fail_first", "attempt.$": "$$.State.RetryCount", "failures": failures}
+    machine = aws.machine(name, {"Wait": _callback_task(agent, payload, Retry=retry, TimeoutSeconds=30)})
+    return aws.start(machine)
+
+
+def test_each_attempt_gets_a_new_token_and_the_old_one_is_refused(aws: Aws) -> None:
+    execution = _retried_callback(aws, "token-per-attempt", failures=1)
+    _until(lambda: len(handlers.TOKENS) == 2, what="the second attempt")
+    first, second = handlers.TOKENS
+    assert first != second
+    with pytest.raises(ClientError) as raised:
+        aws.sfn.send_task_heartbeat(taskToken=first)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert raised.value.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist")
+    aws.sfn.send_task_heartbeat(taskToken=second)  # the live attempt's token still works
+    aws.sfn.send_task_success(taskToken=second, output=json.dumps({"attempt": 1}))
+    run = aws.wait(execution)
+    assert run.status == "SUCCEEDED"
+    assert run.output == {"attempt": 1}
+    assert [run.details(e)["error"] for e in run.of_type("TaskFailed")] == ["Transient"]
+
+
+def test_old_attempt_token_answers_task_timed_out(aws: Aws) -> None:
+    _retried_callback(aws, "token-timed-out", failures=1)
+    _until(lambda: len(handlers.TOKENS) == 2, what="the second attempt")
+    with pytest.raises(ClientError) as raised:
+        aws.sfn.send_task_heartbeat(taskToken=handlers.TOKENS[0])
+    assert raised.value.response["Error"]["Code"] == "TaskTimedOut"
+
+
+def test_third_attempt_expires_the_second_attempts_token(aws: Aws) -> None:
+    _retried_callback(aws, "token-third-attempt", failures=2)
+    _until(lambda: len(handlers.TOKENS) == 3, what="the third attempt")
+    assert len(set(handlers.TOKENS)) == 3
+    with pytest.raises(ClientError) as raised:
+        aws.sfn.send_task_heartbeat(taskToken=handlers.TOKENS[1])
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def _stall_then_wait(aws: Aws, name: str, **stall: Any) -> tuple[str, str, str]:
+    """A callback task nobody answers, caught into a second one: (execution, stalled, waiting)."""
+    agent = aws.function("agent", "callback")
+    stalls = {
+        **_callback_task(agent, {"mode": "none"}, **stall),
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Waits", "ResultPath": "$.error"}],
+    }
+    del stalls["End"]
+    stalls["Next"] = "Waits"
+    waits = _callback_task(agent, {"mode": "none"}, TimeoutSeconds=20000)
+    machine = aws.machine(name, {"Stalls": stalls, "Waits": waits})
+    adapters.TIME.factor = 0.001  # the first task gives up within 0.3 s; the second waits 20 s
+    execution = aws.start(machine)
+    _until(lambda: len(handlers.TOKENS) == 2, what="the second task")
+    stalled, waiting = handlers.TOKENS
+    return execution, stalled, waiting
+
+
+def test_token_of_a_heartbeat_timed_out_attempt_is_expired(aws: Aws) -> None:
+    execution, stalled, waiting = _stall_then_wait(
+        aws, "heartbeat-expiry", HeartbeatSeconds=300, TimeoutSeconds=5000
+    )
+    with pytest.raises(ClientError) as raised:
+        aws.sfn.send_task_heartbeat(taskToken=stalled)  # moto would accept it: never expired
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    aws.sfn.send_task_success(taskToken=waiting, output=json.dumps({"done": True}))
+    run = aws.wait(execution)
+    assert run.status == "SUCCEEDED"
+    assert run.output == {"done": True}
+    assert run.details(run.of_type("TaskTimedOut")[0])["error"] == "States.Timeout"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="adapter gap: install_token_per_attempt expires a token only when a retry starts or on "
+    "a heartbeat timeout; an attempt that hits TimeoutSeconds and is caught (no retry) keeps a "
+    "live token that still accepts SendTaskHeartbeat",
+)
+def test_token_of_a_timed_out_attempt_is_expired(aws: Aws) -> None:
+    _, stalled, _ = _stall_then_wait(aws, "timeout-expiry", TimeoutSeconds=300)
+    with pytest.raises(ClientError) as raised:
+        aws.sfn.send_task_heartbeat(taskToken=stalled)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+# --- 10. task errors that can be raised ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "message"), [("TaskTimedOut", "Task Timed Out"), ("TaskDoesNotExist", "Task Does Not Exist")]
+)
+def test_task_errors_can_be_constructed(name: str, message: str) -> None:
+    adapters.install_task_errors()
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import api
+
+    error = getattr(api, name)()
+    assert isinstance(error, AWSError)
+    assert (error.error_type, error.message, error.code) == (name, message, 400)
+
+
+def test_send_task_for_an_expired_token_answers_400_not_500(aws: Aws) -> None:
+    execution = _retried_callback(aws, "expired-token-400", failures=1)
+    _until(lambda: len(handlers.TOKENS) == 2, what="the second attempt")
+    first, second = handlers.TOKENS
+    for send in (
+        lambda: aws.sfn.send_task_heartbeat(taskToken=first),
+        lambda: aws.sfn.send_task_success(taskToken=first, output="{}"),
+        lambda: aws.sfn.send_task_failure(taskToken=first, error="Late", cause="too late"),
+    ):
+        with pytest.raises(ClientError) as raised:
+            send()
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert raised.value.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist")
+    aws.sfn.send_task_success(taskToken=second, output=json.dumps({"late": False}))
+    assert aws.wait(execution).output == {"late": False}
