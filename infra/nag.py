@@ -39,7 +39,8 @@ def findings(stack: StepSagaStack) -> dict[str, str]:
     }
     for parent in PARENTS.values():
         for child in parent.state_machines():
-            execution = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{stack.stack_name}-{child}:*"
+            arn = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
+            execution = f"{arn}:execution:{stack.stack_name}-{child}:*"
             acknowledged[f"IAM5[Resource::{execution}]"] = (
                 "A parent saga watches and stops the executions of its child state machines, whose "
                 "names are only known at run time (startExecution.sync:2)."

@@ -1,6 +1,7 @@
 """Saga declarations, the compiler to ASL, and the generated ``*.asl.json`` files."""
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,10 @@ def machines() -> dict[str, Callable[[], dict[str, Any]]]:
     """Every state machine the project deploys: name -> its compiled ASL."""
     found: dict[str, Callable[[], dict[str, Any]]] = {}
     for saga in SAGAS.values():
-        found[saga.name] = lambda saga=saga: compile_saga(saga)
+        found[saga.name] = partial(compile_saga, saga)
     for parent in PARENTS.values():
-        found[rollback_name(parent.child)] = lambda child=parent.child: compile_rollback(child)
-        found[parent.name] = lambda parent=parent: compile_parent(parent)
+        found[rollback_name(parent.child)] = partial(compile_rollback, parent.child)
+        found[parent.name] = partial(compile_parent, parent)
     return found
 
 

@@ -330,7 +330,7 @@ class TimeScale:
     """
 
     factor = 1.0
-    per_state: dict[str, float] = {}  # noqa: RUF012 - one clock for the process
+    per_state: dict[str, float] = {}  # one clock for the whole process
 
     def of(self, state: str | None) -> float:
         return self.per_state.get(state or "", self.factor)
@@ -514,7 +514,11 @@ def install_speedups() -> Speedups:
     # Compiled JSONPath expressions (pure and reusable).
     stock_parse = json_path.parse
     cached_parse = lru_cache(maxsize=4096)(stock_parse)
-    json_path.parse = lambda path: cached_parse(path) if SPEED.enabled else stock_parse(path)  # type: ignore[assignment]
+
+    def parse(path: str) -> Any:
+        return cached_parse(path) if SPEED.enabled else stock_parse(path)
+
+    json_path.parse = parse  # type: ignore[assignment]
     return SPEED
 
 
@@ -681,7 +685,8 @@ def install_cfn_versions() -> None:
         function = lambda_backend(account_id, region_name).publish_version(
             cloudformation_json["Properties"]["FunctionName"]
         )
-        version = LambdaVersion({"Version": function.version})
+        assert function is not None
+        version = LambdaVersion({"Version": function.version})  # type: ignore[abstract]
         version.arn = function.function_arn  # type: ignore[attr-defined]  # already qualified: ...:function:name:N
         return version
 
@@ -712,7 +717,7 @@ def install_cfn_versions() -> None:
             return "AWS::StepFunctions::StateMachineVersion"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[misc]
+        def create_from_cloudformation_json(
             cls,
             resource_name: str,
             cloudformation_json: Any,
@@ -725,6 +730,7 @@ def install_cfn_versions() -> None:
                 properties["StateMachineArn"]
             )
             machine.publish(properties.get("Description"))
+            assert machine.latest_version is not None
             return cls(machine.latest_version.arn)
 
     class StateMachineAliasModel(ArnResource, CloudFormationModel):
@@ -733,7 +739,7 @@ def install_cfn_versions() -> None:
             return "AWS::StepFunctions::StateMachineAlias"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[misc]
+        def create_from_cloudformation_json(
             cls,
             resource_name: str,
             cloudformation_json: Any,

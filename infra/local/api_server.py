@@ -1,0 +1,274 @@
+"""The HTTP API on 127.0.0.1, over the embedded stack: the deployed API handler
+(``functions.handlers.api``) called in-process, as API Gateway's REST proxy integration would.
+
+    python -m infra.local.api_server [--port 8000]
+
+starts an embedded stack and the demo site and serves the API until Ctrl-C. In tests:
+
+    with serve(stack) as api:
+        urllib.request.urlopen(api.url + "/sagas?limit=5")
+
+Each HTTP request becomes an API Gateway REST proxy event (httpMethod, path, resource,
+pathParameters, query string and headers in single- and multi-value forms, body,
+requestContext with identity) and the handler's answer becomes the HTTP response. The
+handler runs with the function's environment (table names, machine ARNs) in a per-thread
+``os.environ`` overlay, one request at a time (a Lambda instance serves one at a time too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from infra import names
+from infra.local import adapters
+from infra.local.stack import ACCOUNT, REGION, EmbeddedStack
+
+# API Gateway's resources (as infra/api.py declares them): resource template -> path regex.
+RESOURCES = (
+    "/sagas",
+    "/sagas/{saga_id}",
+    "/sagas/{saga_id}/history",
+    "/sagas/{saga_id}/approve",
+    "/sagas/{saga_id}/cancel",
+    "/sagas/{saga_id}/priority",
+    "/openapi.json",
+)
+GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads itself
+HANDLER = "functions.handlers.api.handler"
+
+
+def _pattern(resource: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$")
+
+
+_PATTERNS = [(resource, _pattern(resource)) for resource in RESOURCES]
+
+
+def match_resource(path: str) -> tuple[str, dict[str, str] | None]:
+    for resource, pattern in _PATTERNS:
+        found = pattern.match(path)
+        if found:
+            return resource, (found.groupdict() or None)
+    return "/{proxy+}", {"proxy": path.lstrip("/")}
+
+
+def handler_environment(stack: EmbeddedStack) -> dict[str, str]:
+    """The API function's environment, from the embedded stack's outputs (as CDK would set it)."""
+    from statemachines import SAGAS
+
+    arns = {
+        name: stack.outputs[names.state_machine_output(name)]
+        for name in SAGAS
+        if names.state_machine_output(name) in stack.outputs
+    }
+    steps = {name: [step.name for step in saga.steps if not step.gate] for name, saga in SAGAS.items()}
+    env = {
+        **stack.runtime_env,
+        **{names.ENV_TABLE[kind]: stack.table(kind) for kind in (*names.DATA_KINDS, "ledger", "sagas")},
+        names.ENV_ARTIFACTS_BUCKET: stack.outputs[names.OUT_ARTIFACTS_BUCKET],
+        names.ENV_DEAD_LETTER_QUEUE_URL: stack.outputs[names.OUT_DEAD_LETTER_QUEUE],
+        names.ENV_ALLOW_FAULT_INJECTION: "true"
+        if stack.context.get(names.CTX_ALLOW_FAULT_INJECTION)
+        else "false",
+        "STATE_MACHINE_ARNS": json.dumps(arns),
+        "SAGA_STEPS": json.dumps(steps),
+        "POWERTOOLS_SERVICE_NAME": "api",
+        "AWS_LAMBDA_FUNCTION_NAME": "StepSagaApi",
+    }
+    return env
+
+
+class _Context:
+    function_name = "StepSagaApi"
+    function_version = "$LATEST"
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:StepSagaApi"
+    memory_limit_in_mb = 512
+    log_group_name = "/aws/lambda/StepSagaApi"
+    log_stream_name = "local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + 29  # API Gateway's integration timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def to_event(
+    method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, client: str
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event for one HTTP request."""
+    split = urlsplit(raw_path)
+    path = unquote(split.path) or "/"
+    resource, path_parameters = match_resource(path)
+    query = parse_qs(split.query, keep_blank_values=True)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi_headers.setdefault(name, []).append(value)
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+            "path": f"/local{path}",
+            "accountId": ACCOUNT,
+            "protocol": "HTTP/1.1",
+            "stage": "local",
+            "domainPrefix": "127",
+            "requestTimeEpoch": int(time.time() * 1000),
+            "requestId": request_id,
+            "identity": {
+                "sourceIp": client,
+                "userAgent": multi_headers.get("User-Agent", [None])[-1],
+                "caller": None,
+                "user": None,
+                "userArn": None,
+                "accessKey": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+            },
+            "domainName": "127.0.0.1",
+            "apiId": "local",
+        },
+        "body": text if body else None,
+        "isBase64Encoded": encoded,
+    }
+
+
+class ApiServer:
+    """The API handler behind a ThreadingHTTPServer on 127.0.0.1 (``port=0``: any free port)."""
+
+    def __init__(self, environment: dict[str, str], port: int = 0) -> None:
+        self.environment = environment
+        self._lock = threading.Lock()  # the resolver keeps the current event on itself
+        self._environ = adapters.install_thread_environ()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _proxy(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > GATEWAY_MAX_BODY:
+                    self._send(413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}')
+                    self.close_connection = True
+                    return
+                body = self.rfile.read(length) if length else b""
+                event = to_event(
+                    self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                )
+                self._answer(server.invoke(event))
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _proxy
+
+            def _answer(self, result: dict[str, Any]) -> None:
+                headers = dict(result.get("headers") or {})
+                for name, values in (result.get("multiValueHeaders") or {}).items():
+                    headers[name] = ", ".join(values)
+                raw = result.get("body") or ""
+                payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+                self._send(int(result.get("statusCode", 502)), headers, payload)
+
+            def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Call the deployed handler as Lambda would (a 502 like API Gateway's when it raises)."""
+        handler = adapters.resolve_handler(HANDLER)
+        with self._lock, self._environ.overlay(self.environment):
+            try:
+                return dict(handler(event, _Context()))
+            except Exception as error:  # API Gateway answers 502 when the integration fails
+                body = json.dumps({"error": "BadGateway", "message": f"the API function failed: {error}"})
+                return {"statusCode": 502, "headers": {"Content-Type": "application/json"}, "body": body}
+
+    def start(self) -> ApiServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ApiServer:
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(stack: EmbeddedStack, port: int = 0) -> ApiServer:
+    """Serve the API over ``stack`` on 127.0.0.1:``port`` (started; stop it or use ``with``)."""
+    return ApiServer(handler_environment(stack), port).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="stepsaga api", description="Serve the saga HTTP API over an embedded stack on 127.0.0.1."
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    args = parser.parse_args(argv)
+    from infra.local.demo_site import DemoSite
+
+    started = time.perf_counter()
+    with DemoSite() as site, EmbeddedStack() as stack, serve(stack, args.port) as api:
+        print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s")
+        print(f"demo site (a target for sagas): {site.url}")
+        print(f"saga API: {api.url}   (OpenAPI: {api.url}/openapi.json; Ctrl-C stops)")
+        print(
+            f"try: python -m infra.saga_cli --endpoint {api.url} start --project acme "
+            f"--target-url {site.url} --story 'As a visitor I open / and see \"Welcome to Acme\"' --wait",
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nstopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
