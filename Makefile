@@ -7,16 +7,20 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 $(PY):
 	python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -e '.[dev]'
 
-.PHONY: setup run test lint asl synth deploy local-up local-deploy
+.PHONY: setup run test lint asl viewer bench synth deploy local-up local-deploy
 setup: $(PY)                       ## create .venv and install everything
 run: $(PY)                         ## two sagas on the embedded stack, histories and data printed
 	$(PY) -m infra.local.run
 test: $(PY)                        ## the whole suite (embedded stack, no AWS account needed)
 	$(PY) -m pytest
 lint: $(PY)                        ## ruff, the ASL drift check, mypy
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m statemachines --check && $(VENV)/bin/mypy
-asl: $(PY)                         ## regenerate statemachines/*.asl.json from the declarations
-	$(PY) -m statemachines
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m statemachines --check && $(PY) -m infra.diagram --check && $(VENV)/bin/mypy
+asl: $(PY)                         ## regenerate statemachines/*.asl.json and docs/diagrams from the declarations
+	$(PY) -m statemachines && $(PY) -m infra.diagram
+viewer: $(PY)                      ## the local execution viewer on 127.0.0.1:8080
+	$(PY) -m infra.local.viewer --port 8080
+bench: $(PY)                       ## latency vs stock moto, 1000-test scale, cost model, cold start
+	$(PY) -m bench.latency && $(PY) -m bench.scale && $(PY) -m infra.cost && $(PY) -m bench.coldstart
 synth: $(PY)                       ## cdk synth (needs the CDK CLI: npx aws-cdk)
 	npx --yes aws-cdk@2 synth
 deploy: $(PY)                      ## cdk deploy to the current AWS account
