@@ -27,6 +27,7 @@ from constructs import Construct
 
 from functions.common.store import KEYS
 from infra import names
+from infra.monitoring import SagaAlarms
 from statemachines import PARENTS, SAGAS, machines
 from statemachines.parent import state_machine_key
 from statemachines.saga import REPORT_COMPENSATION_FAILURE, Saga, Step, function_key
@@ -123,6 +124,9 @@ class StepSagaStack(Stack):
             self._allow_answering(self._by_handler[step.handler])
 
         self.state_machine = self.state_machines["test-generation"]
+        self.monitoring = SagaAlarms(
+            self, "Alarms", dead_letters=self.dead_letters, state_machines=self.state_machines
+        )
         for name, machine in self.state_machines.items():
             CfnOutput(self, names.state_machine_output(name), value=machine.state_machine_arn)
             CfnOutput(self, names.alias_output(name), value=self.aliases[name].attr_arn)

@@ -233,3 +233,21 @@ def test_fault_injection_is_off_unless_asked_for():
     default = _template({})
     for function in resources(default, "AWS::Lambda::Function").values():
         assert function["Properties"]["Environment"]["Variables"][names.ENV_ALLOW_FAULT_INJECTION] == "false"
+
+
+def test_a_failed_compensation_and_dead_letters_raise_alarms_to_the_topic(template):
+    alarms = {k: a["Properties"] for k, a in resources(template, "AWS::CloudWatch::Alarm").items()}
+    [topic_id] = resources(template, "AWS::SNS::Topic")
+    by_metric = {a.get("MetricName"): a for a in alarms.values() if "MetricName" in a}
+    compensation = by_metric["CompensationFailed"]
+    assert compensation["Namespace"] == "StepSaga"
+    assert compensation["Dimensions"] == [{"Name": "service", "Value": "ReportCompensationFailure"}]
+    assert compensation["Threshold"] == 1
+    dead_letters = by_metric["ApproximateNumberOfMessagesVisible"]
+    assert dead_letters["Namespace"] == "AWS/SQS"
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    failure_rates = [a for a in alarms.values() if "Metrics" in a]
+    assert len(failure_rates) == len(machines())  # one failure-rate alarm per state machine
+    topic = resources(template, "AWS::SNS::Topic")[topic_id]["Properties"]
+    assert "KmsMasterKeyId" in topic

@@ -1,0 +1,96 @@
+"""Alarms that wake an operator: a saga that could not be rolled back above all.
+
+Every alarm notifies one SNS topic (encrypted, TLS-only). moto's CloudFormation skips
+alarms, so these are asserted on the template (tests/infra).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+NAMESPACE = "StepSaga"
+
+
+class SagaAlarms(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dead_letters: sqs.IQueue,
+        state_machines: dict[str, sfn.StateMachine],
+        failure_rate_threshold: float = 0.1,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="stepsaga alarm topic")
+        self.topic = sns.Topic(
+            self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="stepsaga alarms"
+        )
+        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        notify = actions.SnsAction(self.topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        def alarm(name: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
+            created = cloudwatch.Alarm(
+                self,
+                name,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            created.add_alarm_action(notify)
+            self.alarms.append(created)
+
+        alarm(
+            "CompensationFailedAlarm",
+            cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name="CompensationFailed",
+                statistic="Sum",
+                period=Duration.minutes(1),
+                dimensions_map={"service": "ReportCompensationFailure"},
+            ),
+            1,
+            "A saga ended CompensationFailed: see the dead-letter queue and resume it (README).",
+        )
+        alarm(
+            "DeadLettersPresentAlarm",
+            dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Max"
+            ),
+            1,
+            "Sagas wait on the compensation dead-letter queue for a resume.",
+        )
+        for name, machine in state_machines.items():
+            camel = "".join(part.capitalize() for part in name.split("-"))
+            failure_rate = cloudwatch.MathExpression(
+                expression="IF(started > 0, failed / started, 0)",
+                using_metrics={
+                    "failed": machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+                    "started": machine.metric_started(period=Duration.minutes(5), statistic="Sum"),
+                },
+                period=Duration.minutes(5),
+            )
+            alarm(
+                f"{camel}FailureRateAlarm",
+                failure_rate,
+                failure_rate_threshold,
+                f"More than {failure_rate_threshold:.0%} of {name} sagas failed in 5 minutes.",
+            )
+            alarm(
+                f"{camel}ThrottledAlarm",
+                machine.metric_throttled(period=Duration.minutes(5), statistic="Sum"),
+                1,
+                f"{name} executions were throttled.",
+            )
