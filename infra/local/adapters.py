@@ -633,12 +633,44 @@ def install_completion_events() -> None:
     original = ExecutionWorker._execution_logic
 
     def execution_logic(self: Any) -> None:
+        _announce(self)
         try:
             original(self)
         finally:
+            _announce(self)
             _done_event(self).set()
 
     ExecutionWorker._execution_logic = execution_logic  # type: ignore[method-assign]
+
+
+# Listeners of "Step Functions Execution Status Change" events, which moto does not emit:
+# each gets the event's ``detail`` (as EventBridge delivers it on AWS) at start and at end.
+STATUS_LISTENERS: list[Callable[[dict[str, Any]], None]] = []
+
+
+def _announce(worker: Any) -> None:
+    if not STATUS_LISTENERS:
+        return
+    execution = getattr(getattr(worker, "_execution_communication", None), "execution", None)
+    if execution is None:
+        return
+    status = execution.exec_status.value if execution.exec_status is not None else "RUNNING"
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": status,
+        "startDate": int(execution.start_date.timestamp() * 1000),
+        "stopDate": int(execution.stop_date.timestamp() * 1000) if execution.stop_date else None,
+        "input": json.dumps(execution.input_data) if hasattr(execution, "input_data") else None,
+        "error": getattr(execution, "error", None),
+        "cause": getattr(execution, "cause", None),
+    }
+    for listener in list(STATUS_LISTENERS):
+        try:
+            listener(detail)
+        except Exception:  # a listener must never break the execution it observes
+            _log.exception("status listener failed for %s", detail["executionArn"])
 
 
 def _done_event(worker: Any) -> threading.Event:
