@@ -13,6 +13,9 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("infra.local.run", "run two sagas on the embedded stack and print their histories"),
     "cost": ("infra.cost", "state transitions, Lambda invocations and dollars per saga path"),
+    "api": ("infra.local.api_server", "serve the saga HTTP API over an embedded stack on 127.0.0.1"),
+    "saga": ("infra.saga_cli", "start, list, inspect and steer sagas through the HTTP API"),
+    "viewer": ("infra.local.viewer", "the local execution viewer (state graph + history) on 127.0.0.1"),
 }
 
 

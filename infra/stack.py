@@ -27,6 +27,7 @@ from constructs import Construct
 
 from functions.common.store import KEYS
 from infra import names
+from infra.api import add_api
 from infra.monitoring import SagaAlarms
 from statemachines import PARENTS, SAGAS, machines
 from statemachines.parent import state_machine_key
@@ -134,6 +135,7 @@ class StepSagaStack(Stack):
         CfnOutput(self, names.OUT_ARTIFACTS_BUCKET, value=self.artifacts.bucket_name)
         for kind, table in {**self.tables, "ledger": self.ledger, "sagas": self.sagas}.items():
             CfnOutput(self, f"{names.OUT_TABLE_PREFIX}{kind.capitalize()}", value=table.table_name)
+        self.api = add_api(self)
 
     # -- data --------------------------------------------------------------------------------
     def _table(self, name: str, partition: str, sort: str | None, ttl: str | None = None) -> ddb.Table:

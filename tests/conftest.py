@@ -20,6 +20,16 @@ STORIES = [
 ]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Declared here (the root conftest) so `pytest --target ...` works from the project root.
+    parser.addoption(
+        "--target",
+        choices=("embedded", "localstack", "aws"),
+        default=None,
+        help="where the e2e suite sends HTTP requests (default: embedded, or $STEPSAGA_E2E_TARGET)",
+    )
+
+
 @pytest.fixture(scope="session")
 def site() -> Iterator[DemoSite]:
     with DemoSite() as running:

@@ -62,9 +62,23 @@ def match_resource(path: str) -> tuple[str, dict[str, str] | None]:
     return "/{proxy+}", {"proxy": path.lstrip("/")}
 
 
+def deployed_environment(stack: EmbeddedStack) -> dict[str, str] | None:
+    """The environment of the stack's API function, when the stack deploys one (infra/api.py)."""
+    for page in stack.client("lambda").get_paginator("list_functions").paginate():
+        for function in page["Functions"]:
+            if function.get("Handler") == HANDLER:
+                return dict((function.get("Environment") or {}).get("Variables") or {})
+    return None
+
+
 def handler_environment(stack: EmbeddedStack) -> dict[str, str]:
-    """The API function's environment, from the embedded stack's outputs (as CDK would set it)."""
+    """The API function's environment: the deployed function's if the stack has one, else the
+    same variables built from the stack's outputs (as infra/api.py sets them)."""
     from statemachines import SAGAS
+
+    deployed = deployed_environment(stack)
+    if deployed is not None:
+        return {**deployed, **stack.runtime_env}
 
     arns = {
         name: stack.outputs[names.state_machine_output(name)]

@@ -4,6 +4,7 @@ with boto3 under ``mock_aws``; the handlers live in ``handlers_for_tests``."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -87,9 +88,10 @@ class Aws:
                 }
             ],
         }
-        boto3.client("iam", region_name=REGION).create_role(
-            RoleName="r", AssumeRolePolicyDocument=json.dumps(trust)
-        )
+        iam = boto3.client("iam", region_name=REGION)
+        # mock_aws nested inside the session's embedded stack keeps its state
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(trust))
 
     def function(self, name: str, handler: str, variables: dict[str, str] | None = None) -> str:
         response = self.lam.create_function(
@@ -180,9 +182,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         try:
             clients.stop_running()
         finally:
+            _remove_test_resources(clients)
             mock.stop()
             adapters.RUNTIME_ENV.clear()
             adapters.RUNTIME_ENV.update(runtime_env)
+
+
+def _remove_test_resources(clients: Aws) -> None:
+    """Nested inside the session's embedded stack, mock_aws keeps its state between tests:
+    remove what these tests made (everything that is not the deployed StepSaga stack)."""
+    for stack in clients.cfn.describe_stacks()["Stacks"]:
+        if stack["StackName"] != "StepSaga":
+            clients.cfn.delete_stack(StackName=stack["StackName"])
+    for machine in clients.sfn.list_state_machines()["stateMachines"]:
+        if not machine["name"].startswith("StepSaga-"):
+            clients.sfn.delete_state_machine(stateMachineArn=machine["stateMachineArn"])
+    for function in clients.lam.list_functions()["Functions"]:
+        if not function["FunctionName"].startswith("StepSaga-"):
+            clients.lam.delete_function(FunctionName=function["FunctionName"])
 
 
 @pytest.fixture(autouse=True)

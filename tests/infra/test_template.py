@@ -181,16 +181,17 @@ def test_compensations_cannot_write_new_data(template):
     assert set(statement[0]["Action"]) == {"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"}
 
 
-def test_only_the_callback_agent_may_answer_tasks_and_only_for_its_state_machine(template):
-    answering = [
-        (policy_id, s)
+def test_only_the_callback_agent_and_the_api_may_answer_tasks_and_only_for_saga_machines(template):
+    answering = {
+        policy_id.split("Function")[0]: s
         for policy_id, s in _statements(template)
         if "states:SendTaskSuccess" in _as_list(s["Action"])
-    ]
-    assert len(answering) == 1
-    policy_id, statement = answering[0]
-    assert policy_id.startswith("ExecutionFunction")
-    assert "stateMachine:" in json.dumps(statement["Resource"])
+    }
+    # Execution reports its own callback; the API answers approval gates (approve/cancel).
+    assert set(answering) == {"Execution", "Api"}
+    for statement in answering.values():
+        resources_ = json.dumps(statement["Resource"])
+        assert "stateMachine:" in resources_ and "*" not in _as_list(statement["Resource"])
 
 
 def test_data_is_encrypted_and_recoverable(template):

@@ -1,0 +1,423 @@
+"""The HTTP API: Powertools' REST resolver with pydantic validation over Step Functions and
+``functions.control``.
+
+POST /sagas                       start a saga; ``Idempotency-Key`` becomes the execution name
+GET  /sagas                       list a machine's sagas (status filter, pagination)
+GET  /sagas/{saga_id}             where a saga is (``SagaControl.status``)
+GET  /sagas/{saga_id}/history     console-style history rows (paginated)
+POST /sagas/{saga_id}/approve     approve a saga waiting at its gate
+POST /sagas/{saga_id}/cancel      cancel a waiting saga (body: reason)
+POST /sagas/{saga_id}/priority    set a running saga's priority (body: priority)
+GET  /openapi.json                this API's OpenAPI document
+
+Every error answers ``{"error": "<code>", "message": "<one line naming what is wrong>"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from botocore.exceptions import ClientError
+
+from functions.api import history
+from functions.api.models import (
+    IDEMPOTENCY_KEY,
+    MACHINES,
+    SAGA_ID,
+    Approve,
+    Cancel,
+    ExecutionStatus,
+    Machine,
+    SetPriority,
+    StartSaga,
+    error_responses,
+)
+from functions.api.settings import ApiSettings
+from functions.common import aws
+from functions.common.observability import logger
+from functions.common.store import DynamoSagaStore
+from functions.control import SagaControl, SignalError
+from functions.control.records import SagaRecords
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+SagaId = Annotated[str, Path(pattern=SAGA_ID, description="the saga id (its execution name)")]
+MachineQuery = Annotated[
+    Machine | None, Query(description="the saga's state machine (found by id when omitted)")
+]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+
+
+def error_response(status: int, error: str, message: str) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": error, "message": message}),
+    )
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _settings() -> ApiSettings:
+    return ApiSettings.from_env()
+
+
+def _machine_arn(machine: str) -> str:
+    arn = _settings().state_machine_arns.get(machine)
+    if not arn:
+        raise ApiError(400, "UnknownMachine", f"machine: {machine!r} is not deployed here")
+    return arn
+
+
+def _execution_arn(machine_arn: str, saga_id: str) -> str:
+    return machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{saga_id}"
+
+
+def _describe(machine_arn: str, saga_id: str) -> dict[str, Any] | None:
+    try:
+        described = aws.client("stepfunctions").describe_execution(
+            executionArn=_execution_arn(machine_arn, saga_id)
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+            return None
+        raise
+    return dict(described)
+
+
+def _find(saga_id: str, machine: str | None) -> tuple[str, dict[str, Any]]:
+    """The machine running ``saga_id`` and its description (404 when no machine has it)."""
+    arns = _settings().state_machine_arns
+    candidates = [machine] if machine else [m for m in MACHINES if m in arns]
+    for name in candidates:
+        described = _describe(_machine_arn(name), saga_id)
+        if described is not None:
+            return name, described
+    where = f" on machine {machine!r}" if machine else ""
+    raise ApiError(404, "SagaNotFound", f"saga_id: no saga {saga_id!r}{where}")
+
+
+def _control(machine: str) -> SagaControl:
+    settings = _settings()
+    return SagaControl(
+        _machine_arn(machine),
+        SagaRecords(settings.data.sagas_table),
+        DynamoSagaStore(settings.data),
+        list(settings.saga_steps.get(machine, [])),
+    )
+
+
+def _sender() -> str:
+    identity = (app.current_event.get("requestContext") or {}).get("identity") or {}
+    return str(identity.get("userArn") or identity.get("caller") or identity.get("sourceIp") or "anonymous")
+
+
+def _iso(moment: Any) -> str | None:
+    if isinstance(moment, datetime):
+        return moment.isoformat()
+    return None if moment is None else str(moment)
+
+
+def _saga(machine: str, described: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "saga_id": described["name"],
+        "machine": machine,
+        "execution_arn": described["executionArn"],
+        "status": described["status"],
+        "start_date": _iso(described.get("startDate")),
+        "stop_date": _iso(described.get("stopDate")),
+    }
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, default=str),
+        headers=headers,
+    )
+
+
+# -- routes --------------------------------------------------------------------------------
+@app.post(
+    "/sagas",
+    summary="Start a saga (idempotent by Idempotency-Key)",
+    responses={
+        201: {"description": "Started"},
+        200: {"description": "The saga this Idempotency-Key already started"},
+        **error_responses(400, 409, 413, 415, 422),
+    },
+)
+def start_saga(
+    body: Annotated[StartSaga, Body(description="the saga's request, optional faults and machine")],
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY,
+            description="client-chosen key, [A-Za-z0-9_-]{1,64}: it becomes the saga id",
+        ),
+    ],
+) -> Any:
+    settings = _settings()
+    if body.faults and not settings.data.allow_fault_injection:
+        raise ApiError(422, "ValidationError", "faults: fault injection is disabled in this deployment")
+    machine_arn = _machine_arn(body.machine)
+    raw = app.current_event.json_body  # the client's own document, unchanged (validated above)
+    document: dict[str, Any] = {"request": raw["request"]}
+    if raw.get("faults"):
+        document["faults"] = raw["faults"]
+    saga_id = idempotency_key
+
+    # A key names one saga, whatever its machine.
+    for other in MACHINES:
+        other_arn = settings.state_machine_arns.get(other)
+        if other == body.machine or not other_arn:
+            continue
+        if _describe(other_arn, saga_id) is not None:
+            raise ApiError(
+                409,
+                "IdempotencyConflict",
+                f"Idempotency-Key: {saga_id!r} already names a saga on machine {other!r}",
+            )
+
+    existing = _describe(machine_arn, saga_id)
+    if existing is None:
+        try:
+            started = aws.client("stepfunctions").start_execution(
+                stateMachineArn=machine_arn, name=saga_id, input=json.dumps(document)
+            )
+            existing = {
+                "name": saga_id,
+                "executionArn": started["executionArn"],
+                "status": "RUNNING",
+                "startDate": started["startDate"],
+            }
+            created = True
+        except ClientError as error:  # a concurrent request with the same key won the race
+            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                raise
+            existing = _describe(machine_arn, saga_id)
+            created = False
+            if existing is None:  # pragma: no cover - exists, yet cannot be described
+                raise
+    else:
+        created = False
+    if not created and json.loads(existing.get("input") or "null") != document:
+        raise ApiError(
+            409,
+            "IdempotencyConflict",
+            f"Idempotency-Key: {saga_id!r} was already used for a different request",
+        )
+    logger.info("saga started" if created else "saga start replayed", extra={"saga_id": saga_id})
+    return _json(
+        201 if created else 200,
+        _saga(body.machine, existing),
+        headers={"Location": f"/sagas/{saga_id}"},
+    )
+
+
+@app.get("/sagas", summary="List a machine's sagas", responses=error_responses(400, 422))
+def list_sagas(
+    machine: Annotated[Machine, Query()] = "test-generation",
+    status: Annotated[ExecutionStatus | None, Query(description="only sagas in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
+) -> Any:
+    arguments: dict[str, Any] = {"stateMachineArn": _machine_arn(machine), "maxResults": limit}
+    if status:
+        arguments["statusFilter"] = status
+    if next_token:
+        arguments["nextToken"] = next_token
+    try:
+        page = aws.client("stepfunctions").list_executions(**arguments)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("InvalidToken", "ValidationException"):
+            raise ApiError(400, "ValidationError", "next_token: not a token this API returned") from error
+        raise
+    return _json(
+        200,
+        {
+            "sagas": [
+                {
+                    "saga_id": e["name"],
+                    "machine": machine,
+                    "status": e["status"],
+                    "start_date": _iso(e.get("startDate")),
+                    "stop_date": _iso(e.get("stopDate")),
+                }
+                for e in page.get("executions", [])
+            ],
+            "next_token": page.get("nextToken"),
+        },
+    )
+
+
+@app.get("/sagas/<saga_id>", summary="Where a saga is", responses=error_responses(404, 422))
+def saga_status(saga_id: SagaId, machine: MachineQuery = None) -> Any:
+    found, _ = _find(saga_id, machine)
+    return _json(200, {"machine": found, **_control(found).status(saga_id)})
+
+
+@app.get(
+    "/sagas/<saga_id>/history",
+    summary="The saga's execution history, console-style rows",
+    responses=error_responses(404, 422),
+)
+def saga_history(
+    saga_id: SagaId,
+    machine: MachineQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    next_token: Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$")] = None,
+) -> Any:
+    # Rows need the whole history (elapsed time and state come from earlier events), so the
+    # history is read in full and paged here: next_token is the id of the last row returned.
+    _, described = _find(saga_id, machine)
+    sfn = aws.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=described["executionArn"]):
+        events.extend(page["events"])
+    after = int(next_token or 0)
+    remaining = [row for row in history.rows(events) if row["id"] > after]
+    shown = remaining[:limit]
+    more = len(remaining) > limit
+    return _json(
+        200,
+        {
+            "saga_id": saga_id,
+            "status": described["status"],
+            "events": shown,
+            "next_token": str(shown[-1]["id"]) if more and shown else None,
+        },
+    )
+
+
+@app.post(
+    "/sagas/<saga_id>/approve",
+    summary="Approve a saga waiting at its gate",
+    responses=error_responses(400, 404, 409, 413, 422),
+)
+def approve(
+    saga_id: SagaId, body: Annotated[Approve | None, Body()] = None, machine: MachineQuery = None
+) -> Any:
+    found, _ = _find(saga_id, machine)
+    return _json(200, _control(found).approve(saga_id, sender=_sender()))
+
+
+@app.post(
+    "/sagas/<saga_id>/cancel",
+    summary="Cancel a saga waiting at its gate",
+    responses=error_responses(400, 404, 409, 413, 422),
+)
+def cancel(saga_id: SagaId, body: Annotated[Cancel, Body()], machine: MachineQuery = None) -> Any:
+    found, _ = _find(saga_id, machine)
+    try:
+        return _json(200, _control(found).cancel(saga_id, body.reason, sender=_sender()))
+    except ValueError as error:  # a reason of only whitespace
+        raise ApiError(422, "ValidationError", f"reason: {error}") from error
+
+
+@app.post(
+    "/sagas/<saga_id>/priority",
+    summary="Set a running saga's priority",
+    responses=error_responses(400, 404, 409, 413, 422),
+)
+def set_priority(saga_id: SagaId, body: Annotated[SetPriority, Body()], machine: MachineQuery = None) -> Any:
+    found, _ = _find(saga_id, machine)
+    return _json(200, _control(found).set_priority(saga_id, body.priority, sender=_sender()))
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> Any:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(
+            title="stepsaga",
+            version="1.0.0",
+            description="Start, inspect and steer sagas on AWS Step Functions.",
+        ),
+    )
+
+
+# -- errors --------------------------------------------------------------------------------
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if not parts:
+        return "input"
+    kind, rest = parts[0], parts[1:]
+    if kind == "body":
+        return ".".join(rest) or "body"
+    if kind == "header":
+        return "header " + "-".join(word.capitalize() for word in ".".join(rest).split("-"))
+    if kind in ("query", "path", "cookie"):
+        return f"{kind} parameter {'.'.join(rest)}"
+    return ".".join(parts)
+
+
+def describe(errors: list[Any]) -> str:
+    """Validation errors as one line naming each field: ``request.target_url: Input should ...``."""
+    lines = []
+    for problem in errors:
+        message = str(problem.get("msg", "invalid"))
+        if problem.get("type") == "missing" and tuple(problem.get("loc", ())) == ("body",):
+            message = "a JSON object is required"
+        lines.append(f"{_where(problem.get('loc', ()))}: {message}")
+    return "; ".join(lines)
+
+
+@app.exception_handler(RequestValidationError)
+def _validation(error: RequestValidationError) -> Response:
+    problems = list(error.errors())
+    if any(p.get("type") == "json_invalid" for p in problems):
+        detail = next(p for p in problems if p.get("type") == "json_invalid")
+        reason = (detail.get("ctx") or {}).get("error", "invalid JSON")
+        return error_response(400, "InvalidJson", f"body: not valid JSON ({reason})")
+    return error_response(422, "ValidationError", describe(problems))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _content_type(error: RequestUnsupportedContentType) -> Response:
+    return error_response(415, "UnsupportedMediaType", "Content-Type: send application/json")
+
+
+@app.exception_handler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.error, error.message)
+
+
+@app.exception_handler(SignalError)
+def _signal(error: SignalError) -> Response:
+    return error_response(error.status_code, type(error).__name__, str(error))
+
+
+@app.not_found
+def _not_found(error: NotFoundError) -> Response:
+    event = app.current_event
+    return error_response(
+        404, "NotFound", f"no route {event.http_method} {event.path} (see GET /openapi.json)"
+    )
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response:
+    logger.exception("unhandled error")
+    return error_response(
+        int(HTTPStatus.INTERNAL_SERVER_ERROR), "InternalError", f"internal error ({type(error).__name__})"
+    )

@@ -1,0 +1,50 @@
+"""What the API function reads from its environment: the data settings every function has,
+plus the state machines it may start and steer.
+
+``STATE_MACHINE_ARNS`` is a JSON object ``{"test-generation": "arn:...", ...}`` and
+``SAGA_STEPS`` a JSON object of each machine's non-gate step names (the status query needs
+them; the ``statemachines`` package is not part of the Lambda asset).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.common.settings import Settings
+
+ENV_STATE_MACHINE_ARNS = "STATE_MACHINE_ARNS"
+ENV_SAGA_STEPS = "SAGA_STEPS"
+ENV_MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    data: Settings
+    state_machine_arns: dict[str, str] = Field(default_factory=dict)
+    saga_steps: dict[str, list[str]] = Field(default_factory=dict)
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, gt=0)
+
+    @classmethod
+    def from_env(cls) -> ApiSettings:
+        return _cached(
+            Settings.from_env(),
+            os.environ.get(ENV_STATE_MACHINE_ARNS, "") or "{}",
+            os.environ.get(ENV_SAGA_STEPS, "") or "{}",
+            os.environ.get(ENV_MAX_BODY_BYTES, "") or str(MAX_BODY_BYTES),
+        )
+
+
+@lru_cache(maxsize=16)
+def _cached(data: Settings, arns: str, steps: str, max_body: str) -> ApiSettings:
+    return ApiSettings(
+        data=data,
+        state_machine_arns=json.loads(arns),
+        saga_steps=json.loads(steps),
+        max_body_bytes=int(max_body),
+    )

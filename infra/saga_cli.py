@@ -1,0 +1,463 @@
+"""``stepsaga saga``: start, list, inspect and steer sagas through the HTTP API.
+
+    stepsaga saga start --project acme --target-url https://acme.example --story "..." --wait
+    stepsaga saga start --file request.json --key my-retry-safe-key
+    stepsaga saga list --status RUNNING
+    stepsaga saga status <saga-id>
+    stepsaga saga history <saga-id>
+    stepsaga saga approve <saga-id>
+    stepsaga saga cancel <saga-id> --reason "wrong project"
+    stepsaga saga priority <saga-id> high
+
+It talks HTTP to the API (``--endpoint``, default ``$STEPSAGA_ENDPOINT`` or
+http://127.0.0.1:8000 as ``python -m infra.local.api_server`` serves it), so it works the
+same against the local server, LocalStack's API Gateway or AWS; ``--aws-profile`` signs
+every request with SigV4 (the API's methods use IAM auth). Errors are one line on stderr
+and a non-zero exit: 1 for a refused request or an unreachable API, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlencode, urlsplit
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:8000"
+MACHINES = ("test-generation", "parallel-test-generation", "reviewed-test-generation")
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+FAULT_MODES = ("transient", "permanent", "exhaust", "partial", "hang")
+
+
+class CliError(Exception):
+    """A request the API refused, or one that could not be made: one line for the user."""
+
+
+class Client:
+    """HTTP to the saga API; SigV4-signed (``execute-api``) when ``sign`` or a ``profile`` is given."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        sign: bool = False,
+        timeout: float = 30,
+    ) -> None:
+        if urlsplit(endpoint).scheme not in ("http", "https"):
+            raise CliError(f"--endpoint must be an http(s) URL, not {endpoint!r}")
+        self.endpoint = endpoint.rstrip("/")
+        self.timeout = timeout
+        self._signer = _signer(profile, region) if (profile or sign) else None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, Any]:
+        """(status, decoded JSON answer) for any status; raises CliError only when no answer came."""
+        url = self.endpoint + path
+        if query := {k: v for k, v in (query or {}).items() if v is not None}:
+            url += "?" + urlencode(query)
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        if data is not None:
+            all_headers.setdefault("Content-Type", "application/json")
+        if self._signer is not None:
+            all_headers = self._signer(method, url, data, all_headers)
+        request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, _decode(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, _decode(error.read())
+        except urllib.error.URLError as error:
+            raise CliError(f"cannot reach {self.endpoint}: {error.reason}") from None
+        except TimeoutError:
+            raise CliError(f"no answer from {self.endpoint} within {self.timeout:g} s") from None
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """Like ``request``, but an error answer raises CliError with its one-line message."""
+        status, answer = self.request(method, path, body, query=query, headers=headers)
+        if status >= 400:
+            if isinstance(answer, dict) and "message" in answer:
+                code = answer.get("error") or answer.get("__type") or f"HTTP {status}"
+                raise CliError(f"{code} ({status}): {answer['message']}")
+            raise CliError(f"HTTP {status} from {self.endpoint}{path}")
+        return status, answer
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return {"message": raw.decode(errors="replace")[:200]}
+
+
+def _signer(profile: str | None, region: str | None) -> Any:
+    """SigV4 for API Gateway (``execute-api``) with a profile's credentials (None: the default chain)."""
+    import botocore.session
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = botocore.session.Session(profile=profile)
+        credentials = session.get_credentials()
+        signing_region = region or session.get_config_variable("region") or "us-east-1"
+    except BotoCoreError as error:
+        raise CliError(f"--aws-profile {profile}: {error}") from None
+    if credentials is None:
+        raise CliError(f"--aws-profile {profile or '(default)'}: no AWS credentials found")
+
+    def sign(method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", signing_region).add_auth(request)
+        return dict(request.headers.items())
+
+    return sign
+
+
+# -- output ------------------------------------------------------------------------------------
+def table(rows: Sequence[tuple[str, ...]], right: tuple[int, ...] = ()) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_history(events: list[dict[str, Any]]) -> str:
+    """History rows as the Step Functions console shows them (as ``infra.local.history.render``)."""
+    rows = [("ID", "Type", "Step", "Elapsed (ms)", "Error / note")]
+    rows += [
+        (str(e["id"]), e["type"], e["state"] or "", str(e["elapsed_ms"]), e.get("error") or "")
+        for e in events
+    ]
+    return table(rows, right=(3,))
+
+
+def render_status(status: dict[str, Any]) -> str:
+    lines = [
+        f"saga:           {status['saga_id']} ({status.get('machine', '?')})",
+        f"status:         {status['status']}",
+        f"current step:   {status.get('current_step') or '-'}",
+        f"completed:      {', '.join(status.get('completed_steps') or []) or '-'}",
+        f"priority:       {status.get('priority', 'normal')}",
+        f"approval:       {'pending' if status.get('approval_pending') else '-'}",
+    ]
+    exists = status.get("exists_now") or {}
+    if exists:
+        lines.append(
+            "data now:       "
+            + "; ".join(
+                f"{step}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "status")
+                for step, counts in exists.items()
+                if len(counts) > 1
+            )
+        )
+    outcome = status.get("outcome")
+    if outcome and (outcome.get("error") or outcome.get("cause")):
+        lines.append(f"error:          {outcome.get('error') or ''} {outcome.get('cause') or ''}".rstrip())
+    for signal in status.get("signals") or []:
+        extra = signal.get("reason") or signal.get("priority") or ""
+        lines.append(f"signal:         {signal.get('signal')} by {signal.get('by', '?')} {extra}".rstrip())
+    return "\n".join(lines)
+
+
+# -- commands -----------------------------------------------------------------------------------
+def _start_body(args: argparse.Namespace) -> dict[str, Any]:
+    if args.file:
+        try:
+            document = json.loads(Path(args.file).read_text())
+        except (OSError, ValueError) as error:
+            raise CliError(f"--file {args.file}: {error}") from None
+        if not isinstance(document, dict):
+            raise CliError(f"--file {args.file}: expected a JSON object")
+        body = dict(document) if "request" in document else {"request": document}
+    else:
+        missing = [
+            flag
+            for flag, value in (
+                ("--project", args.project),
+                ("--target-url", args.target_url),
+                ("--story", args.story),
+            )
+            if not value
+        ]
+        if missing:
+            raise CliError(f"start needs --file or {', '.join(missing)}")
+        body = {
+            "request": {"project": args.project, "target_url": args.target_url, "user_stories": args.story}
+        }
+    if args.fault:
+        faults = dict(body.get("faults") or {})
+        for spec in args.fault:
+            state, _, mode = spec.partition("=")
+            if not state or mode not in FAULT_MODES:
+                raise CliError(
+                    f"--fault {spec!r}: expected STATE=MODE with MODE one of {', '.join(FAULT_MODES)}"
+                )
+            faults[state] = {"mode": mode}
+        body["faults"] = faults
+    if args.machine:
+        body["machine"] = args.machine
+    return body
+
+
+def cmd_start(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    body = _start_body(args)
+    key = args.key or f"saga-{uuid.uuid4().hex[:16]}"
+    code, saga = client.call("POST", "/sagas", body, headers={"Idempotency-Key": key})
+    if args.json and not args.wait:
+        print(json.dumps(saga, indent=2), file=out)
+        return 0
+    verb = "started" if code == 201 else "already started (same Idempotency-Key)"
+    print(f"{verb}: {saga['saga_id']} on {saga['machine']} ({saga['status']})", file=out)
+    if not args.wait:
+        return 0
+    status = wait(client, saga["saga_id"], args.timeout, args.interval, out)
+    if args.json:
+        print(json.dumps(status, indent=2), file=out)
+    return 0 if status["status"] == "SUCCEEDED" else 1
+
+
+def _progress(status: dict[str, Any], elapsed: float) -> str:
+    if status["status"] != "RUNNING":
+        return f"{status['saga_id']}: {status['status']} after {elapsed:.1f} s"
+    done = len(status.get("completed_steps") or [])
+    where = status.get("current_step") or "-"
+    note = (
+        " (waiting for approval: stepsaga saga approve " + status["saga_id"] + ")"
+        if status.get("approval_pending")
+        else ""
+    )
+    return f"{status['saga_id']}: RUNNING at {where}, {done} step(s) done, {elapsed:.1f} s{note}"
+
+
+def wait(client: Client, saga_id: str, timeout: float, interval: float, out: TextIO) -> dict[str, Any]:
+    """Poll the saga until it ends: one progress line, rewritten in place on a terminal, else
+    printed again whenever the saga moves (state, step or approval)."""
+    started = time.monotonic()
+    live = out.isatty()
+    seen: tuple[Any, ...] = ()
+    while True:
+        _, status = client.call("GET", f"/sagas/{saga_id}")
+        elapsed = time.monotonic() - started
+        line = _progress(status, elapsed)
+        running = status["status"] == "RUNNING"
+        moved = (status["status"], status.get("current_step"), status.get("approval_pending"))
+        if live:
+            print("\r\033[K" + line, end="" if running else "\n", file=out, flush=True)
+        elif moved != seen:
+            print(line, file=out, flush=True)
+        seen = moved
+        if not running:
+            return dict(status)
+        if elapsed > timeout:
+            if live:
+                print(file=out)
+            raise CliError(f"{saga_id} still RUNNING after {timeout:g} s (it keeps running)")
+        time.sleep(interval)
+
+
+def cmd_list(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    _, page = client.call(
+        "GET",
+        "/sagas",
+        query={
+            "machine": args.machine,
+            "status": args.status,
+            "limit": args.limit,
+            "next_token": args.next_token,
+        },
+    )
+    if args.json:
+        print(json.dumps(page, indent=2), file=out)
+        return 0
+    rows = [("SAGA ID", "STATUS", "STARTED", "STOPPED")]
+    rows += [
+        (s["saga_id"], s["status"], s["start_date"] or "-", s["stop_date"] or "-") for s in page["sagas"]
+    ]
+    print(table(rows) if page["sagas"] else "no sagas", file=out)
+    if page.get("next_token"):
+        print(f"more: --next-token {page['next_token']}", file=out)
+    return 0
+
+
+def cmd_status(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    _, status = client.call("GET", f"/sagas/{args.saga_id}", query={"machine": args.machine})
+    print(json.dumps(status, indent=2) if args.json else render_status(status), file=out)
+    return 0
+
+
+def cmd_history(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    events: list[dict[str, Any]] = []
+    token = None
+    while True:
+        _, page = client.call(
+            "GET",
+            f"/sagas/{args.saga_id}/history",
+            query={"machine": args.machine, "limit": 1000, "next_token": token},
+        )
+        events += page["events"]
+        token = page.get("next_token")
+        if not token:
+            break
+    if args.json:
+        print(json.dumps(events, indent=2), file=out)
+    else:
+        print(f"{args.saga_id}: {page['status']}", file=out)
+        print(render_history(events), file=out)
+    return 0
+
+
+def _signal(client: Client, args: argparse.Namespace, out: TextIO, name: str, body: dict[str, Any]) -> int:
+    _, answer = client.call("POST", f"/sagas/{args.saga_id}/{name}", body, query={"machine": args.machine})
+    if args.json:
+        print(json.dumps(answer, indent=2), file=out)
+    else:
+        extra = answer.get("reason") or answer.get("priority")
+        print(f"{answer['signal']}: {answer['saga_id']}" + (f" ({extra})" if extra else ""), file=out)
+    return 0
+
+
+def cmd_approve(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    return _signal(client, args, out, "approve", {"comment": args.comment} if args.comment else {})
+
+
+def cmd_cancel(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    return _signal(client, args, out, "cancel", {"reason": args.reason})
+
+
+def cmd_priority(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    return _signal(client, args, out, "priority", {"priority": args.priority})
+
+
+def _options(*, suppress: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (after: no defaults, so a
+    value given before the name is kept)."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--endpoint",
+        default=default(os.environ.get("STEPSAGA_ENDPOINT", DEFAULT_ENDPOINT)),
+        help=f"base URL of the saga API (default $STEPSAGA_ENDPOINT or {DEFAULT_ENDPOINT})",
+    )
+    common.add_argument(
+        "--aws-profile",
+        default=default(None),
+        help="sign requests with SigV4 using this AWS profile (IAM auth)",
+    )
+    common.add_argument(
+        "--region", default=default(None), help="SigV4 signing region (default: the profile's)"
+    )
+    common.add_argument(
+        "--json", action="store_true", default=default(False), help="print the API's JSON answer"
+    )
+    return common
+
+
+def parser() -> argparse.ArgumentParser:
+    common = _options(suppress=True)
+    top = argparse.ArgumentParser(
+        prog="stepsaga saga", description=__doc__.split("\n\n")[0], parents=[_options(suppress=False)]
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="command")
+
+    def command(name: str, run: Any, summary: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=summary, parents=[common])
+        sub.set_defaults(run=run)
+        return sub
+
+    def saga_id(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("saga_id", help="the saga id (its Idempotency-Key)")
+        sub.add_argument(
+            "--machine", choices=MACHINES, help="the saga's state machine (found by id if omitted)"
+        )
+
+    start = command("start", cmd_start, "start a saga (retry-safe: same --key, same saga)")
+    start.add_argument("--file", help="JSON file: {request, faults?, machine?} or just the request")
+    start.add_argument("--project")
+    start.add_argument("--target-url")
+    start.add_argument("--story", action="append", help="a user story (repeat for several)")
+    start.add_argument("--machine", choices=MACHINES)
+    start.add_argument(
+        "--fault", action="append", metavar="STATE=MODE", help="inject a fault (test deployments)"
+    )
+    start.add_argument("--key", help="Idempotency-Key, [A-Za-z0-9_-]{1,64} (default: a new one)")
+    start.add_argument("--wait", action="store_true", help="wait for the end, showing progress")
+    start.add_argument("--timeout", type=float, default=600, help="seconds --wait waits (default 600)")
+    start.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+
+    listing = command("list", cmd_list, "list a machine's sagas")
+    listing.add_argument("--machine", choices=MACHINES)
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--next-token")
+
+    saga_id(command("status", cmd_status, "where a saga is"))
+    saga_id(command("history", cmd_history, "a saga's execution history, console-style"))
+    approve = command("approve", cmd_approve, "approve a saga waiting for approval")
+    saga_id(approve)
+    approve.add_argument("--comment")
+    cancel = command("cancel", cmd_cancel, "cancel a saga waiting for approval (it rolls back)")
+    saga_id(cancel)
+    cancel.add_argument("--reason", required=True)
+    priority = command("priority", cmd_priority, "set a running saga's priority")
+    saga_id(priority)
+    priority.add_argument("priority", choices=("low", "normal", "high"))
+    return top
+
+
+def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exit_:  # argparse printed its usage line
+        return int(exit_.code or 0)
+    try:
+        client = Client(args.endpoint, profile=args.aws_profile, region=args.region)
+        return int(args.run(client, args, out))
+    except CliError as error:
+        print(f"stepsaga saga {args.command}: {error}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        print(file=err)
+        return 130
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The endpoint-agnostic HTTP suite: the same tests against the embedded stack's local API
+server, LocalStack's API Gateway or AWS.
+
+    pytest tests/e2e                      # embedded (default): local server over the embedded stack
+    pytest tests/e2e --target localstack  # LOCALSTACK_ENDPOINT (default http://localhost:4566)
+    pytest tests/e2e --target aws         # the deployed stack's SagaApiUrl, SigV4 with your AWS credentials
+
+``STEPSAGA_E2E_TARGET`` selects the target too (``--target`` is only known to pytest when this
+directory is on the command line). Sagas that run need a target site their Execution agent may
+reach: ``STEPSAGA_E2E_SITE_URL`` (localstack/aws; the embedded target serves the demo site).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from infra.saga_cli import Client, CliError
+
+TARGETS = ("embedded", "localstack", "aws")
+
+
+@dataclass
+class Target:
+    name: str
+    client: Client
+    site_url: str | None  # a site sagas may test; None: tests that run sagas skip
+
+    def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        return self.client.request(method, path, body, **kwargs)
+
+    def key(self) -> str:
+        return f"e2e-{uuid.uuid4().hex[:16]}"
+
+    def request_doc(self) -> dict[str, Any]:
+        if not self.site_url:
+            pytest.skip(f"no target site for sagas on {self.name}: set STEPSAGA_E2E_SITE_URL")
+        return {
+            "project": "acme-web",
+            "target_url": self.site_url,
+            "user_stories": ['As a visitor I open / and see "Welcome to Acme"'],
+        }
+
+    def status(self, saga_id: str) -> dict[str, Any]:
+        code, body = self.request("GET", f"/sagas/{saga_id}")
+        assert code == 200, body
+        return dict(body)
+
+    def wait(self, saga_id: str, until: Any, timeout: float = 180) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while time.monotonic() < deadline:
+            status = self.status(saga_id)
+            if until(status):
+                return status
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+        raise TimeoutError(f"{saga_id}: condition not met within {timeout} s ({status['status']})")
+
+
+def _target_name(config: pytest.Config) -> str:
+    try:
+        chosen = config.getoption("--target")
+    except ValueError:  # the option was registered too late (tests/e2e not on the command line)
+        chosen = None
+    return str(chosen or os.environ.get("STEPSAGA_E2E_TARGET") or "embedded")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+def _stack_output(key: str, **client_options: Any) -> str | None:
+    import boto3
+
+    from infra import names
+
+    try:
+        stack = boto3.client("cloudformation", **client_options).describe_stacks(StackName=names.STACK_NAME)
+    except Exception:
+        return None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0].get("Outputs", [])}
+    return outputs.get(key)
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    from infra.api import OUT_API_ID, OUT_API_URL, STAGE
+
+    name = _target_name(request.config)
+    if name not in TARGETS:
+        raise pytest.UsageError(f"STEPSAGA_E2E_TARGET must be one of {', '.join(TARGETS)}")
+    site = os.environ.get("STEPSAGA_E2E_SITE_URL")
+    if name == "embedded":
+        from infra.local.api_server import serve
+
+        stack = request.getfixturevalue("stack")
+        demo = request.getfixturevalue("site")
+        with serve(stack) as server:
+            yield Target(name, Client(server.url), site or demo.url)
+        return
+    if name == "localstack":
+        endpoint = os.environ.get("LOCALSTACK_ENDPOINT", "http://localhost:4566").rstrip("/")
+        if not _answers(f"{endpoint}/_localstack/health"):
+            pytest.skip(f"LocalStack does not answer at {endpoint}")
+        options = {"endpoint_url": endpoint, "region_name": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+        api_id = _stack_output(OUT_API_ID, **options)
+        if not api_id:
+            pytest.skip(f"no {OUT_API_ID} output: deploy the stack to LocalStack first (make local-deploy)")
+        url = f"{endpoint}/restapis/{api_id}/{STAGE}/_user_request_"
+        yield Target(name, Client(url), site)
+        return
+    url = os.environ.get("STEPSAGA_E2E_API_URL") or _stack_output(OUT_API_URL)
+    if not url:
+        pytest.skip(f"no deployed API: set STEPSAGA_E2E_API_URL or deploy the stack ({OUT_API_URL} output)")
+    try:
+        client = Client(url, sign=True, region=os.environ.get("AWS_REGION"))
+    except CliError as error:
+        pytest.skip(str(error))
+    yield Target(name, client, site)

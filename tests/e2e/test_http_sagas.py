@@ -1,0 +1,125 @@
+"""Sagas over HTTP, whatever serves the API (see conftest.py: --target embedded|localstack|aws).
+
+Only what holds on every target is asserted: API Gateway may refuse a malformed request
+itself (400, its own validation) before the Lambda would (422), so both are accepted there.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import Target
+
+pytestmark = pytest.mark.e2e
+
+FORWARD = ["Requirements", "Generation", "Execution", "Observation", "Analysis", "Evolution"]
+
+
+def _is_error(answer: object) -> bool:
+    return isinstance(answer, dict) and {"error", "message"} <= set(answer)
+
+
+def test_openapi_document(target: Target) -> None:
+    code, document = target.request("GET", "/openapi.json")
+    assert code == 200, document
+    assert {"/sagas", "/sagas/{saga_id}", "/sagas/{saga_id}/history"} <= set(document["paths"])
+
+
+def test_a_saga_runs_to_its_end_and_a_retry_returns_it(target: Target) -> None:
+    key = target.key()
+    body = {"request": target.request_doc()}
+    code, first = target.request("POST", "/sagas", body, headers={"Idempotency-Key": key})
+    assert code == 201, first
+    assert first["saga_id"] == key
+    code, again = target.request("POST", "/sagas", body, headers={"Idempotency-Key": key})
+    assert code == 200 and again["execution_arn"] == first["execution_arn"], again
+
+    done = target.wait(key, lambda s: s["status"] != "RUNNING")
+    assert done["status"] == "SUCCEEDED", done
+    assert done["completed_steps"] == FORWARD
+
+    code, history = target.request("GET", f"/sagas/{key}/history", query={"limit": 1000})
+    assert code == 200
+    types = [row["type"] for row in history["events"]]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+
+    code, listed = target.request("GET", "/sagas", query={"status": "SUCCEEDED", "limit": 100})
+    assert code == 200 and key in {s["saga_id"] for s in listed["sagas"]}
+
+
+def test_a_reviewed_saga_waits_for_approval(target: Target) -> None:
+    key = target.key()
+    body = {"request": target.request_doc(), "machine": "reviewed-test-generation"}
+    code, started = target.request("POST", "/sagas", body, headers={"Idempotency-Key": key})
+    assert code == 201, started
+    target.wait(key, lambda s: s["approval_pending"] or s["status"] != "RUNNING")
+    code, answer = target.request("POST", f"/sagas/{key}/priority", {"priority": "high"})
+    assert code == 200, answer
+    code, answer = target.request("POST", f"/sagas/{key}/approve", {})
+    assert code == 200, answer
+    done = target.wait(key, lambda s: s["status"] != "RUNNING")
+    assert done["status"] == "SUCCEEDED" and done["priority"] == "high", done
+    code, answer = target.request("POST", f"/sagas/{key}/approve", {})
+    assert code == 409 and answer["error"] == "SagaFinished", answer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/sagas/e2e-no-such-saga", None),
+        ("GET", "/sagas/e2e-no-such-saga/history", None),
+        ("POST", "/sagas/e2e-no-such-saga/approve", {}),
+        ("POST", "/sagas/e2e-no-such-saga/cancel", {"reason": "none"}),
+    ],
+)
+def test_an_unknown_saga_is_404(target: Target, method: str, path: str, body: object) -> None:
+    code, answer = target.request(method, path, body)
+    assert code == 404 and _is_error(answer), answer
+    assert "e2e-no-such-saga" in answer["message"]
+
+
+BAD_STARTS = [
+    ("invalid JSON", b'{"request": ', (400,), "JSON"),
+    ("no request", {"faults": {}}, (400, 422), "request"),
+    ("unknown field", {"request": {}, "colour": "red"}, (400, 422), "colour"),
+    (
+        "stories not a list",
+        {"request": {"project": "p", "target_url": "http://x/", "user_stories": "s"}},
+        (400, 422),
+        "user_stories",
+    ),
+    (
+        "unknown machine",
+        {"request": {"project": "p", "target_url": "http://x/", "user_stories": ["s"]}, "machine": "rocket"},
+        (400, 422),
+        "machine",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "statuses", "fragment"), [c[1:] for c in BAD_STARTS], ids=[c[0] for c in BAD_STARTS]
+)
+def test_a_bad_start_is_refused(
+    target: Target, body: object, statuses: tuple[int, ...], fragment: str
+) -> None:
+    key = target.key()
+    raw = body if isinstance(body, bytes) else None
+    code, answer = target.request(
+        "POST", "/sagas", None if raw else body, raw=raw, headers={"Idempotency-Key": key}
+    )
+    assert code in statuses and _is_error(answer), (code, answer)
+    assert fragment.lower() in answer["message"].lower(), answer
+    assert target.request("GET", f"/sagas/{key}")[0] == 404
+
+
+def test_a_start_without_idempotency_key_is_refused(target: Target) -> None:
+    body = {"request": {"project": "p", "target_url": "http://x/", "user_stories": ["s"]}}
+    code, answer = target.request("POST", "/sagas", body)
+    assert code in (400, 422) and _is_error(answer), answer
+    assert "idempotency-key" in answer["message"].lower()
+
+
+def test_bad_list_parameters_are_refused(target: Target) -> None:
+    code, answer = target.request("GET", "/sagas", query={"limit": 0})
+    assert code in (400, 422) and "limit" in answer["message"], answer
