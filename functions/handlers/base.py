@@ -50,12 +50,23 @@ def once_per_state(step: Step, context: Any, work: Callable[[], dict[str, Any]])
     return _once(key=key)
 
 
-def forward(event: dict[str, Any], context: Any, agent: Forward, *, first: bool = False) -> dict[str, Any]:
-    """A forward step: typed input, injected faults, the agent's work done once."""
+def forward(
+    event: dict[str, Any], context: Any, agent: Forward, *, first: bool = False, at_least_once: bool = False
+) -> dict[str, Any]:
+    """A forward step: typed input, injected faults, the agent's work.
+
+    Every agent's writes are idempotent by construction (deterministic ids, set-valued ledger
+    entries, the fence), so a repeated task changes nothing. Where delivery is at least once
+    (an asynchronous invoke, which Lambda may deliver twice, concurrently), an idempotency
+    record also makes the duplicate return the first result without doing the work again;
+    Standard workflows invoke synchronous tasks exactly once per attempt, so they skip the
+    record's two extra writes.
+    """
     step = Step(event, strict=first)
     step.faults.before_work(step.ctx, item=step.item)
     started = time.perf_counter()
-    result = once_per_state(step, context, lambda: agent(step, DynamoSagaStore(step.settings)))
+    work = lambda: agent(step, DynamoSagaStore(step.settings))  # noqa: E731
+    result = once_per_state(step, context, work) if at_least_once else work()
     metric(
         "StepDuration", (time.perf_counter() - started) * 1000, MetricUnit.Milliseconds, step=step.ctx.state
     )

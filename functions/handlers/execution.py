@@ -96,7 +96,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
         )
 
     try:
-        result = forward(event, context, _run)
+        result = forward(event, context, _run, at_least_once=True)
     except IdempotencyAlreadyInProgressError:
         logger.info("a duplicate delivery of this task is already running; it will report")
         return

@@ -870,6 +870,48 @@ def install_nested_executions() -> None:
     callback_task._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.02  # type: ignore[misc]
 
 
+# --- 16. queries read their partition, not the whole table -----------------------------------
+_PARTITION = threading.local()
+
+
+def install_partition_queries() -> None:
+    """moto answers every Query by sorting every item of the table, then filtering on the
+    partition key, so a query costs as much as the table is large (thousands of items after
+    a test session or one wide saga). A base-table query reads only its own partition."""
+    if not _once("partition"):
+        return
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    all_items, query = Table.all_items, Table.query
+    signature = inspect.signature(query)
+
+    def partition_items(self: Any) -> Any:
+        only = getattr(_PARTITION, "key", None)
+        if only is None or only[0] is not self:
+            return all_items(self)
+        found = self.items.get(only[1])
+        if found is None:
+            return []
+        items = list(found.values()) if self.range_key_attr else [found]
+        return sorted(items, key=lambda x: x.range_key) if self.range_key_attr else items
+
+    def partition_query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        hash_key, index_name = bound.arguments.get("hash_key"), bound.arguments.get("index_name")
+        if index_name or hash_key is None:
+            return query(self, *args, **kwargs)
+        _PARTITION.key = (self, hash_key)
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            _PARTITION.key = None
+
+    Table.all_items = partition_items  # type: ignore[method-assign]
+    Table.query = partition_query  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     install_thread_environ()
     install_inprocess_lambda()
@@ -886,3 +928,4 @@ def install_all() -> None:
     install_completion_events()
     install_cfn_versions()
     install_nested_executions()
+    install_partition_queries()

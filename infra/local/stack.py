@@ -209,7 +209,10 @@ class EmbeddedStack:
         """Wait until the execution is over and its last history event has landed."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
-        adapters.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION)
+        if adapters.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION):
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:  # the program has ended: its last event is written
+                return dict(described)
         delay = 0.001
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
