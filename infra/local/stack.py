@@ -88,6 +88,8 @@ class EmbeddedStack:
         }.items():
             os.environ.setdefault(key, value)
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        # moto notes each resource type it skips (README lists them); keep the output readable.
+        logging.getLogger("moto").setLevel(logging.ERROR)
         from moto import mock_aws
 
         if self.server_port is None:
@@ -141,20 +143,12 @@ class EmbeddedStack:
             Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String", Overwrite=True
         )
         cfn = self.client("cloudformation")
-        # moto skips a few resource types it does not model (bucket/queue policies, the async
-        # invoke config): noted in README, silenced here so the run reads clearly.
-        moto_logger = logging.getLogger("moto")
-        level = moto_logger.level
-        moto_logger.setLevel(logging.ERROR)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                cfn.create_stack(
-                    StackName=names.STACK_NAME, TemplateBody=template, Capabilities=["CAPABILITY_IAM"]
-                )
-        finally:
-            moto_logger.setLevel(level)
-        stack = cfn.describe_stacks(StackName=names.STACK_NAME)["Stacks"][0]
+        with warnings.catch_warnings():  # moto warns for each resource type it skips (see README)
+            warnings.simplefilter("ignore", UserWarning)
+            cfn.create_stack(
+                StackName=names.STACK_NAME, TemplateBody=template, Capabilities=["CAPABILITY_IAM"]
+            )
+            stack = cfn.describe_stacks(StackName=names.STACK_NAME)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(
                 f"embedded deploy ended {stack['StackStatus']}: {stack.get('StackStatusReason')}"
