@@ -23,8 +23,8 @@ from statemachines.saga import (
     RetryPolicy,
     Saga,
     _compensation_state,
-    _payload,
     function_key,
+    report_failure_state,
 )
 
 SYNC = "arn:aws:states:::states:startExecution.sync:2"
@@ -50,16 +50,7 @@ def compile_rollback(saga: Saga) -> dict[str, Any]:
             state["Next"] = "Compensated"
         states[step.compensation_state] = state
     states["Compensated"] = {"Type": "Succeed", "Comment": "Every step the saga recorded is undone"}
-    states[REPORT_COMPENSATION_FAILURE] = {
-        "Type": "Task",
-        "Comment": "Send what is left to undo to the dead-letter queue",
-        "Resource": f"${{{function_key(REPORT_COMPENSATION_FAILURE)}}}",
-        "Parameters": _payload(REPORT_COMPENSATION_FAILURE),
-        "TimeoutSeconds": 60,
-        "ResultPath": "$.dead_letter",
-        "Retry": [RetryPolicy(5, 1).to_asl(("States.ALL",))],
-        "Next": COMPENSATION_FAILED,
-    }
+    states[REPORT_COMPENSATION_FAILURE] = report_failure_state()
     states[COMPENSATION_FAILED] = {
         "Type": "Fail",
         "Error": COMPENSATION_FAILED,

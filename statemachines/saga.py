@@ -364,6 +364,23 @@ def _compensation_state(saga: Saga, step: Step) -> dict[str, Any]:
     }
 
 
+def report_failure_state() -> dict[str, Any]:
+    """Put the saga and what its ledger says is left to undo on the dead-letter queue."""
+    return {
+        "Type": "Task",
+        "Comment": "Send what is left to undo to the dead-letter queue",
+        "Resource": f"${{{function_key(REPORT_COMPENSATION_FAILURE)}}}",
+        "Parameters": _payload(REPORT_COMPENSATION_FAILURE),
+        "TimeoutSeconds": 60,
+        "ResultPath": "$.dead_letter",
+        "Retry": [RetryPolicy(5, 1).to_asl(("States.ALL",))],
+        "Catch": [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.report_error", "Next": COMPENSATION_FAILED}
+        ],
+        "Next": COMPENSATION_FAILED,
+    }
+
+
 def compile_saga(saga: Saga) -> dict[str, Any]:
     """Compile a saga declaration to an ASL document (a dict, ready for ``json.dumps``)."""
     states: dict[str, Any] = {}
@@ -389,19 +406,7 @@ def compile_saga(saga: Saga) -> dict[str, Any]:
         "Error": INVALID_REQUEST,
         "CausePath": "$.error.Cause",
     }
-    states[REPORT_COMPENSATION_FAILURE] = {
-        "Type": "Task",
-        "Comment": "Send what is left to undo to the dead-letter queue",
-        "Resource": f"${{{function_key(REPORT_COMPENSATION_FAILURE)}}}",
-        "Parameters": _payload(REPORT_COMPENSATION_FAILURE),
-        "TimeoutSeconds": 60,
-        "ResultPath": "$.dead_letter",
-        "Retry": [RetryPolicy(5, 1).to_asl(("States.ALL",))],
-        "Catch": [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.report_error", "Next": COMPENSATION_FAILED}
-        ],
-        "Next": COMPENSATION_FAILED,
-    }
+    states[REPORT_COMPENSATION_FAILURE] = report_failure_state()
     states[COMPENSATION_FAILED] = {
         "Type": "Fail",
         "Comment": "A compensation kept failing; the saga needs a resume (see README)",

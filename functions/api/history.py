@@ -1,6 +1,6 @@
 """Execution history rows as the Step Functions console shows them (id, type, state,
-elapsed ms, error). A copy of the small row logic in ``infra.local.history``: Lambda code
-does not import ``infra``."""
+elapsed ms, error). The one implementation: the API serves it, ``infra.local.history``
+renders it as a table (Lambda code cannot import ``infra``, so it lives here)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _short(cause: str, limit: int = 200) -> str:
     return cause if len(cause) <= limit else cause[: limit - 3] + "..."
 
 
-def rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rows(events: list[dict[str, Any]], cause_limit: int = 200) -> list[dict[str, Any]]:
     """One dict per event (events in id order): ``id, type, state, elapsed_ms, error``."""
     if not events:
         return []
@@ -50,7 +50,9 @@ def rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         error = None
         if "error" in details or "cause" in details:
             error = " ".join(
-                part for part in (details.get("error") or "", _short(details.get("cause") or "")) if part
+                part
+                for part in (details.get("error") or "", _short(details.get("cause") or "", cause_limit))
+                if part
             )
         elif kind in ("LambdaFunctionScheduled", "TaskScheduled"):
             attempts[state] = attempts.get(state, 0) + 1

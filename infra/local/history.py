@@ -3,10 +3,10 @@ state it belongs to, the time since the execution started, and the error if any.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
+
+from functions.api.history import rows as history_rows
 
 
 @dataclass(frozen=True)
@@ -18,57 +18,12 @@ class Row:
     detail: str
 
 
-def _details(event: dict[str, Any]) -> dict[str, Any]:
-    for key, value in event.items():
-        if key.endswith("EventDetails") and isinstance(value, dict):
-            return value
-    return {}
-
-
-def _ms(moment: Any) -> float:
-    if isinstance(moment, datetime):
-        return moment.timestamp() * 1000
-    return float(moment) * 1000
-
-
 def rows(events: list[dict[str, Any]]) -> list[Row]:
     """Console rows for a history (events in id order)."""
-    if not events:
-        return []
-    started = _ms(events[0]["timestamp"])
-    current = ""
-    attempts: dict[str, int] = {}
-    found = []
-    for event in events:
-        kind = event["type"]
-        details = _details(event)
-        if kind.endswith("StateEntered"):
-            current = details.get("name", "")
-        state = current if not kind.startswith("Execution") else ""
-        detail = ""
-        if "error" in details or "cause" in details:
-            detail = " ".join(
-                part for part in (details.get("error") or "", _short(details.get("cause") or "")) if part
-            )
-        elif kind in ("LambdaFunctionScheduled", "TaskScheduled"):
-            attempts[state] = attempts.get(state, 0) + 1
-            if attempts[state] > 1:
-                detail = f"retry {attempts[state] - 1}"
-        found.append(Row(event["id"], kind, state, int(_ms(event["timestamp"]) - started), detail))
-        if kind.endswith("StateExited"):
-            current = ""
-    return found
-
-
-def _short(cause: str, limit: int = 90) -> str:
-    try:  # Lambda errors arrive as a JSON document; keep its message
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict) and "errorMessage" in parsed:
-            cause = str(parsed["errorMessage"])
-    except ValueError:
-        pass
-    cause = " ".join(cause.split())
-    return cause if len(cause) <= limit else cause[: limit - 3] + "..."
+    return [
+        Row(r["id"], r["type"], r["state"], r["elapsed_ms"], r["error"] or "")
+        for r in history_rows(events, cause_limit=90)
+    ]
 
 
 def render(events: list[dict[str, Any]]) -> str:
