@@ -159,7 +159,10 @@ class StepSagaStack(Stack):
             for state, handler in step.task_states.items():
                 fn = self._function(state, handler, step.timeout_seconds)
                 if step.each is not None and handler == step.each.policy_handler:
-                    continue  # the policy judges the Map's results in its input: no data access
+                    # The policy compares generated tests with recorded runs: read-only.
+                    for kind in ("tests", "runs"):
+                        self.tables[kind].grant_read_data(fn)
+                    continue
                 self._grant_forward(fn, step)
             if step.compensation:
                 undo = self._function(
@@ -195,6 +198,8 @@ class StepSagaStack(Stack):
                 # Callback steps are invoked asynchronously: a duplicate is handled by idempotency,
                 # and Lambda's own async retries would only add duplicates.
                 retry_attempts=0,
+                # The state machines invoke versions: the async setting must be on them too.
+                current_version_options=lambda_.VersionOptions(retry_attempts=0),
                 description=f"stepsaga {state}",
             )
             self._by_handler[handler] = fn
@@ -235,6 +240,13 @@ class StepSagaStack(Stack):
         for kind in step.owns:
             if kind == "artifacts":
                 self.artifacts.grant_delete(fn, "runs/*")
+                fn.add_to_role_policy(  # list the saga's own prefix: sweep what the ledger may lack
+                    iam.PolicyStatement(
+                        actions=["s3:ListBucket"],
+                        resources=[self.artifacts.bucket_arn],
+                        conditions={"StringLike": {"s3:prefix": ["runs/*"]}},
+                    )
+                )
             else:
                 self.tables[kind].grant(fn, "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
 

@@ -262,7 +262,6 @@ def _map_states(saga: Saga, index: int) -> dict[str, dict[str, Any]]:
             "item.$": "$.item",
             "failed": True,
             "error.$": "$.error.Error",
-            "cause.$": "$.error.Cause",
         },
         "End": True,
     }
@@ -280,7 +279,9 @@ def _map_states(saga: Saga, index: int) -> dict[str, dict[str, Any]]:
             "StartAt": each.item_state,
             "States": {each.item_state: item_task, each.failed_state: failed},
         },
-        "ResultPath": f"$.results.{step.name}",
+        # The items' outcomes are in the Runs table; keeping them here would grow the state
+        # past its 256 KB limit (an uncatchable failure) at a few thousand items.
+        "ResultPath": None,
         "Catch": _catches(saga, index),
         "Next": step.policy_state,
     }
@@ -413,21 +414,9 @@ def compile_saga(saga: Saga) -> dict[str, Any]:
         "Error": COMPENSATION_FAILED,
         "Cause": "A compensation exhausted its retries; what is left to undo is on the dead-letter queue.",
     }
-    return {
-        "Comment": saga.comment,
-        "StartAt": saga.steps[0].name,
-        "TimeoutSeconds": _execution_timeout(saga),
-        "States": states,
-    }
-
-
-def _execution_timeout(saga: Saga) -> int:
-    """Bound the whole execution: every attempt of every step, then every compensation."""
-    forward = sum(s.timeout_seconds * (s.retry.max_attempts + 1) for s in saga.steps)
-    backward = (
-        len(saga.compensable) * saga.compensation_timeout_seconds * (saga.compensation_retry.max_attempts + 1)
-    )
-    return forward + backward + 300
+    # No execution-wide TimeoutSeconds: when it fires no Catch runs, so a saga would end
+    # without its compensations. Every task has its own timeout, so no execution can hang.
+    return {"Comment": saga.comment, "StartAt": saga.steps[0].name, "States": states}
 
 
 def render(saga: Saga) -> str:

@@ -11,11 +11,11 @@ import html
 import json
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from functions.agents.ledger import compensate, created
-from functions.common.errors import AgentPermanentError
+from functions.common.errors import AgentPermanentError, AgentTransientError
 from functions.common.models import RunResult, TestCase
 from functions.common.step import Step
 from functions.common.store import ArtifactStore, SagaStore
@@ -77,6 +77,10 @@ def artifact_key(saga_id: str, test_id: str) -> str:
 CONCURRENCY = {"low": 1, "normal": 4, "high": 8}  # checks in flight at once, by saga priority
 
 
+RECORD_EVERY = 10  # runs per ledger transaction: a retry loses at most this much work
+RESERVE_SECONDS = 60.0  # stop this early before Lambda's limit and let a retry resume
+
+
 def run(
     step: Step,
     store: SagaStore,
@@ -84,11 +88,14 @@ def run(
     fetch: Fetch,
     heartbeat: Callable[[], None],
     priority: str = "normal",
+    seconds_left: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    """Run every pending test; a retry resumes where the last attempt's recorded runs end.
+    """Run every pending test; a retry resumes after the runs the last attempt recorded.
 
     The saga's priority sets how many checks run at once (a signal can change it while the
-    saga waits); writes stay sequential, so the ledger order is the test order.
+    saga waits). The agent heartbeats as each check completes, records runs in small
+    batches, and hands over to a retry before Lambda's 15 minutes run out, so a long suite
+    spans several invocations without redoing what is recorded.
     """
     heartbeat()
     tests = [TestCase.model_validate(t) for t in store.items("tests", step.saga_id)]
@@ -100,22 +107,36 @@ def run(
     # crash at any later point leaves nothing the compensation cannot find.
     store.record_artifacts(step.saga_id, STEP, [artifact_key(step.saga_id, t.test_id) for t in to_run])
     results = [RunResult.model_validate(r) for r in already.values()]
-    fresh = []
+    unrecorded: list[RunResult] = []
     concurrency = CONCURRENCY.get(priority, CONCURRENCY["normal"])
+
+    def flush() -> None:
+        if unrecorded:
+            store.record(step.saga_id, STEP, "runs", [r.model_dump() for r in unrecorded])
+            results.extend(unrecorded)
+            unrecorded.clear()
+
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        checked = list(pool.map(lambda test: check(test, fetch), to_run))
-    for test, result in zip(to_run, checked, strict=True):
-        result.artifact_key = artifact_key(step.saga_id, test.test_id)
-        artifacts.put(
-            result.artifact_key,
-            json.dumps({"test": test.model_dump(), "result": result.model_dump()}).encode(),
-        )
-        fresh.append(result)
-        heartbeat()
-    store.record(step.saga_id, STEP, "runs", [r.model_dump() for r in fresh])
+        futures = {pool.submit(check, test, fetch): test for test in to_run}
+        for future in as_completed(futures):
+            test, result = futures[future], future.result()
+            result.artifact_key = artifact_key(step.saga_id, test.test_id)
+            payload = {"test": test.model_dump(), "result": result.model_dump()}
+            artifacts.put(result.artifact_key, json.dumps(payload).encode())
+            unrecorded.append(result)
+            heartbeat()
+            if len(unrecorded) >= RECORD_EVERY:
+                flush()
+            if seconds_left is not None and seconds_left() < RESERVE_SECONDS:
+                flush()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise AgentTransientError(
+                    f"{len(results)} of {len(pending)} tests ran before the invocation's time ran out; "
+                    "a retry resumes with the rest"
+                )
+    flush()
     if crash:
-        step.faults.crash_after_partial_write(step.ctx, len(fresh))
-    results += fresh
+        step.faults.crash_after_partial_write(step.ctx, len(results) - len(already))
     passed = sum(r.outcome == "PASSED" for r in results)
     return {
         "runs": len(results),
@@ -146,7 +167,10 @@ def undo(step: Step, store: SagaStore, artifacts: ArtifactStore) -> dict[str, An
     """Delete the artifacts this saga's Execution step wrote and mark its runs CLEANED."""
 
     def _undo(entry: dict[str, Any]) -> int:
-        deleted = artifacts.delete(created(entry, "artifacts"))
+        # The ledger's keys, plus anything under the saga's own prefix: an attempt that the
+        # fence stopped between its S3 put and its ledger write leaves nothing behind either.
+        keys = set(created(entry, "artifacts")) | set(artifacts.keys(f"runs/{step.saga_id}/"))
+        deleted = artifacts.delete(sorted(keys))
         cleaned = store.set_status("runs", step.saga_id, created(entry, "runs"), "CLEANED")
         return deleted + cleaned
 

@@ -9,6 +9,7 @@ late attempt of that step (a zombie whose task timed out) can no longer write.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -32,6 +33,7 @@ KEYS: dict[str, str] = {
 ACTIVE, COMPENSATING, COMPENSATED = "ACTIVE", "COMPENSATING", "COMPENSATED"
 # Items per transaction: the ledger update plus a chunk of items stays under DynamoDB's 100.
 CHUNK = 50
+_CONFLICT_RETRIES = 5
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -120,13 +122,21 @@ class DynamoSagaStore:
         }
 
     def _transact(self, writes: list[dict[str, Any]], saga_id: str, step: str) -> None:
-        try:
-            self._ddb.transact_write_items(TransactItems=writes)
-        except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                raise SagaFenced(f"{step} of saga {saga_id} is being compensated; write refused") from error
-            raise
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                self._ddb.transact_write_items(TransactItems=writes)
+                return
+            except ClientError as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise SagaFenced(
+                        f"{step} of saga {saga_id} is being compensated; write refused"
+                    ) from error
+                # Concurrent items of a parallel step update the same ledger entry: DynamoDB
+                # cancels one of two overlapping transactions, which the SDK does not retry.
+                if "TransactionConflict" not in reasons or attempt == _CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
 
     # -- reads ---------------------------------------------------------------------------
     def items(self, kind: Kind, saga_id: str) -> list[dict[str, Any]]:
@@ -163,26 +173,25 @@ class DynamoSagaStore:
         A step that never wrote gets an entry too, already fenced, so nothing it might still
         write later can escape the rollback.
         """
-        response = self._ddb.update_item(
-            TableName=self._ledger,
-            Key={"saga_id": {"S": saga_id}, "step": {"S": step}},
-            UpdateExpression="SET #s = if_not_exists(#s, :compensating)",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":compensating": {"S": COMPENSATING}},
-            ReturnValues="ALL_NEW",
-        )
-        entry = from_item(response["Attributes"])
-        if entry["status"] == ACTIVE:
-            self._ddb.update_item(
+        key = {"saga_id": {"S": saga_id}, "step": {"S": step}}
+        try:
+            # One conditional write: the entry it returns is exactly what was fenced, so a
+            # late write cannot slip in between reading the ledger and closing it.
+            response = self._ddb.update_item(
                 TableName=self._ledger,
-                Key={"saga_id": {"S": saga_id}, "step": {"S": step}},
+                Key=key,
                 UpdateExpression="SET #s = :compensating",
-                ConditionExpression="#s = :active",
+                ConditionExpression="attribute_not_exists(#s) OR #s IN (:active, :compensating)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":compensating": {"S": COMPENSATING}, ":active": {"S": ACTIVE}},
+                ReturnValues="ALL_NEW",
             )
-            entry["status"] = COMPENSATING
-        return entry
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            response = self._ddb.get_item(TableName=self._ledger, Key=key, ConsistentRead=True)
+            return from_item(response["Item"])  # already COMPENSATED
+        return from_item(response["Attributes"])
 
     def finish_compensation(self, saga_id: str, step: str, undone: int) -> bool:
         """Mark the step compensated; False if an earlier run already did (idempotent)."""
@@ -252,7 +261,12 @@ class S3ArtifactStore:
     def delete(self, keys: Iterable[str]) -> int:
         batch = [{"Key": k} for k in keys]
         for start in range(0, len(batch), 1000):
-            self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch[start : start + 1000]})
+            response = self._s3.delete_objects(
+                Bucket=self._bucket, Delete={"Objects": batch[start : start + 1000]}
+            )
+            if response.get("Errors"):  # a compensation that did not delete must not be marked done
+                first = response["Errors"][0]
+                raise RuntimeError(f"could not delete {len(response['Errors'])} artifact(s), e.g. {first}")
         return len(batch)
 
     def keys(self, prefix: str) -> list[str]:

@@ -44,7 +44,9 @@ def once_per_state(step: Step, context: Any, work: Callable[[], dict[str, Any]])
     def _once(key: dict[str, str]) -> dict[str, Any]:
         return work()
 
-    key = {"saga_id": step.saga_id, "state": step.ctx.state}
+    # The attempt is part of the key: a retry after a timeout is new work (the timed-out
+    # attempt may still be running), while a duplicate delivery of one attempt is not.
+    key = {"saga_id": step.saga_id, "state": step.ctx.state, "attempt": str(step.ctx.attempt)}
     if step.item is not None:
         key["item"] = step.item
     return _once(key=key)

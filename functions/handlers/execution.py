@@ -93,6 +93,9 @@ def handler(event: dict[str, Any], context: Any) -> None:
             lambda url: fetch(url, allowed),
             heartbeat,
             priority=priority,
+            seconds_left=(lambda: context.get_remaining_time_in_millis() / 1000)
+            if hasattr(context, "get_remaining_time_in_millis")
+            else None,
         )
 
     try:

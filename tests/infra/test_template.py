@@ -207,12 +207,14 @@ def test_data_is_encrypted_and_recoverable(template):
 
 
 def test_callback_step_is_invoked_asynchronously_without_lambda_retries(template):
-    [config] = [
+    configs = [
         c["Properties"]
         for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
         if c["Properties"]["FunctionName"]["Ref"].startswith("ExecutionFunction")
     ]
-    assert config["MaximumRetryAttempts"] == 0
+    # The state machine invokes the pinned version: the setting must cover it, not only $LATEST.
+    assert [c["MaximumRetryAttempts"] for c in configs] == [0, 0]
+    assert any(isinstance(c["Qualifier"], dict) and "Fn::GetAtt" in c["Qualifier"] for c in configs)
 
 
 def test_state_machine_logs_everything_and_is_traced(template):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from functions.agents.execution import artifact_key, check, evaluate, visible_texts
@@ -152,3 +154,70 @@ def test_check_does_not_swallow_programming_errors() -> None:
 
 def test_artifact_key() -> None:
     assert artifact_key("saga-1", "t-00-abcdef12-1") == "runs/saga-1/t-00-abcdef12-1.json"
+
+
+class _MemoryStore:
+    """An in-memory SagaStore: enough of it for Execution's run()."""
+
+    def __init__(self, tests: list[TestCase]) -> None:
+        self.data: dict[str, list[dict]] = {"tests": [t.model_dump() for t in tests], "runs": []}
+        self.artifact_intents: list[str] = []
+
+    def items(self, kind: str, saga_id: str) -> list[dict]:
+        return list(self.data.get(kind, []))
+
+    def record(self, saga_id: str, step: str, kind: str, items: list[dict]) -> None:
+        self.data.setdefault(kind, []).extend(items)
+
+    def record_artifacts(self, saga_id: str, step: str, keys: list[str]) -> None:
+        self.artifact_intents.extend(keys)
+
+
+class _MemoryArtifacts:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, body: bytes) -> None:
+        self.objects[key] = body
+
+
+def _step_for_run():
+    from functions.common.faults import FaultPlan
+    from functions.common.models import StepContext
+
+    class _Step:
+        saga_id = "s1"
+        ctx = StepContext(saga_id="s1", execution_arn="arn", state="Execution")
+        faults = FaultPlan({}, allowed=False)
+
+    return _Step()
+
+
+def test_run_hands_over_to_a_retry_before_the_invocation_runs_out_and_the_retry_resumes() -> None:
+    from functions.agents.execution import run
+    from functions.common.errors import AgentTransientError
+
+    tests = [_test().model_copy(update={"test_id": f"t-{i:02d}"}) for i in range(25)]
+    store, artifacts = _MemoryStore(tests), _MemoryArtifacts()
+    clock = itertools.count(1000, -300)  # seconds left falls below the reserve at the fifth check
+    with pytest.raises(AgentTransientError, match="a retry resumes"):
+        run(
+            _step_for_run(),
+            store,
+            artifacts,
+            lambda url: HttpResponse(200, PAGE, 1),
+            lambda: None,
+            priority="low",
+            seconds_left=lambda: float(next(clock)),
+        )
+    recorded = {r["test_id"] for r in store.data["runs"]}
+    assert 0 < len(recorded) < 25
+    assert set(artifacts.objects) == {f"runs/s1/{t}.json" for t in recorded}
+
+    beats: list[int] = []
+    result = run(
+        _step_for_run(), store, artifacts, lambda url: HttpResponse(200, PAGE, 1), lambda: beats.append(1)
+    )
+    assert result["runs"] == 25  # the retry ran only what the first attempt had not recorded
+    assert len({r["test_id"] for r in store.data["runs"]}) == len(store.data["runs"]) == 25
+    assert len(beats) == 1 + 25 - len(recorded)  # a heartbeat as each check completes
