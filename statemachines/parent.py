@@ -29,7 +29,8 @@ from statemachines.saga import (
 
 SYNC = "arn:aws:states:::states:startExecution.sync:2"
 # Retried when starting or watching a child: throttling and transient service faults.
-SFN_TRANSIENT = ("StepFunctions.ExecutionLimitExceeded", "StepFunctions.SdkClientException", "States.Timeout")
+# (Not States.Timeout: a retry would start the same name again and be refused.)
+SFN_TRANSIENT = ("StepFunctions.ExecutionLimitExceeded", "StepFunctions.SdkClientException")
 
 
 def state_machine_key(saga_name: str) -> str:
@@ -72,7 +73,8 @@ class ParentSaga:
     child: Saga
     max_concurrency: int = 2
     summary_handler: str = "functions.handlers.children.handler"
-    child_timeout_seconds: int = 3 * 3600
+    # Longer than any child can run (its steps' timeouts and retries, or a day's approval).
+    child_timeout_seconds: int = 7 * 24 * 3600
 
     def functions(self) -> dict[str, str]:
         return {function_key("SummariseProjects"): self.summary_handler}
@@ -120,7 +122,14 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
         rollback_key, "$.name", {"request.$": "$.request"}, parent.child_timeout_seconds
     )
     compensate_child.update(
-        {"Comment": "Undo a project's completed saga", "ResultSelector": {"name.$": "$.Name"}, "End": True}
+        {
+            "Comment": "Undo a project's saga (idempotent: it undoes what the child's ledger holds)",
+            "ResultSelector": {"name.$": "$.Name", "status": "COMPENSATED"},
+            "Catch": [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ProjectRollbackFailed"}
+            ],
+            "End": True,
+        }
     )
     states: dict[str, Any] = {
         "RunProjectSagas": {
@@ -145,12 +154,14 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
                             "name.$": "States.Format('{}-p{}', $.parent, $.index)",
                             "status": "FAILED",
                             "error.$": "$.error.Error",
+                            "cause.$": "$.error.Cause",
                         },
                         "End": True,
                     },
                 },
             },
             "ResultPath": "$.children",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": COMPENSATION_FAILED}],
             "Next": "SummariseProjects",
         },
         "SummariseProjects": {
@@ -160,6 +171,7 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
             "Parameters": {"children.$": "$.children", "projects.$": "$.projects"},
             "ResultPath": "$.summary",
             "Retry": [RetryPolicy(3, 1).to_asl(("States.ALL",))],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": COMPENSATION_FAILED}],
             "Next": "AnyProjectFailed",
         },
         "AnyProjectFailed": {
@@ -176,13 +188,21 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
         "AllProjectsSucceeded": {"Type": "Succeed"},
         "CompensateProjectSagas": {
             "Type": "Map",
-            "Comment": "Undo every child that succeeded (its rollback runs under the child's name)",
-            "ItemsPath": "$.summary.succeeded",
+            "Comment": "Undo every child that succeeded or did not roll itself back",
+            "ItemsPath": "$.summary.to_compensate",
             "MaxConcurrency": parent.max_concurrency,
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
                 "StartAt": "CompensateProjectSaga",
-                "States": {"CompensateProjectSaga": compensate_child},
+                "States": {
+                    "CompensateProjectSaga": compensate_child,
+                    # One failed rollback must not stop the others: record it and go on.
+                    "ProjectRollbackFailed": {
+                        "Type": "Pass",
+                        "Parameters": {"name.$": "$.name", "status": "FAILED", "error.$": "$.error.Error"},
+                        "End": True,
+                    },
+                },
             },
             "ResultPath": "$.compensated",
             "Catch": [
@@ -192,7 +212,21 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
                     "Next": COMPENSATION_FAILED,
                 }
             ],
-            "Next": ROLLED_BACK,
+            "Next": "AllRollbacksDone",
+        },
+        "AllRollbacksDone": {
+            "Type": "Pass",
+            "Comment": "Did every project's rollback finish?",
+            "Parameters": {"failed.$": "States.ArrayContains($.compensated[*].status, 'FAILED')"},
+            "ResultPath": "$.rollbacks",
+            "Next": "AnyRollbackFailed",
+        },
+        "AnyRollbackFailed": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.rollbacks.failed", "BooleanEquals": True, "Next": COMPENSATION_FAILED}
+            ],
+            "Default": ROLLED_BACK,
         },
         ROLLED_BACK: {
             "Type": "Fail",
