@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as ddb
@@ -29,6 +29,7 @@ from functions.common.store import KEYS
 from infra import names
 from infra.api import add_api
 from infra.monitoring import SagaAlarms
+from infra.observability import SagaObservability
 from statemachines import PARENTS, SAGAS, machines
 from statemachines.parent import state_machine_key
 from statemachines.saga import REPORT_COMPENSATION_FAILURE, Saga, Step, function_key
@@ -136,6 +137,21 @@ class StepSagaStack(Stack):
         for kind, table in {**self.tables, "ledger": self.ledger, "sagas": self.sagas}.items():
             CfnOutput(self, f"{names.OUT_TABLE_PREFIX}{kind.capitalize()}", value=table.table_name)
         self.api = add_api(self)
+        self.observability = SagaObservability(
+            self,
+            "Observability",
+            state_machines=self.state_machines,
+            functions=[*self.functions.values(), cast(lambda_.Function, self.node.find_child("ApiFunction"))],
+            code=self._code,
+            layers=[self.powertools],
+            environment=self._environment,
+            dead_letters=self.dead_letters,
+            state_machine_prefix=f"{self.stack_name}-",
+        )
+        CfnOutput(self, f"{names.OUT_TABLE_PREFIX}Audit", value=self.observability.audit_table.table_name)
+        CfnOutput(
+            self, f"{names.OUT_TABLE_PREFIX}Activesagas", value=self.observability.active_table.table_name
+        )
 
     # -- data --------------------------------------------------------------------------------
     def _table(self, name: str, partition: str, sort: str | None, ttl: str | None = None) -> ddb.Table:

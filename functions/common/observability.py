@@ -56,11 +56,24 @@ def lambda_handler(fn: Handler) -> Handler:
         if isinstance(ctx, dict):
             keys.update({k: ctx.get(k) for k in ("saga_id", "execution_arn", "state", "attempt")})
         logger.thread_safe_append_keys(**keys)
+        # Audit/metric hooks (functions.audit.steps): step events only when AUDIT_TABLE is set,
+        # a StepFailed metric (by step and error) whenever a saga task fails.
+        from functions.audit import steps
+
+        scope = steps.begin(event)
         try:
             if tracing_enabled():
-                return tracer().capture_lambda_handler(fn)(event, context)
-            return fn(event, context)
+                result = tracer().capture_lambda_handler(fn)(event, context)
+            else:
+                result = fn(event, context)
+        except Exception as error:
+            steps.failed(scope, type(error).__name__, str(error))
+            raise
+        else:
+            steps.succeeded(scope, result)
+            return result
         finally:
+            steps.end(scope)
             logger.thread_safe_clear_keys()
 
     return wrapper

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions import audit
 from functions.common import aws
 from functions.common.store import COMPENSATED, DynamoSagaStore
 from functions.control.records import AWAITING_APPROVAL, SagaRecords
@@ -75,6 +76,7 @@ class SagaControl:
         if token is None:
             raise SagaNotWaiting(f"saga {saga_id!r} is not waiting for approval")
         self._sfn.send_task_success(taskToken=token, output='{"approved": true}')
+        audit.signal(saga_id, "approve", sender)
         return {"saga_id": saga_id, "signal": "approve"}
 
     def cancel(self, saga_id: str, reason: str, *, sender: str | None = None) -> dict[str, Any]:
@@ -89,6 +91,7 @@ class SagaControl:
                 f"saga {saga_id!r} is not waiting for approval; only a waiting saga can be cancelled"
             )
         self._sfn.send_task_failure(taskToken=token, error=CANCELLED_ERROR, cause=reason[:1000])
+        audit.signal(saga_id, "cancel", sender, reason=audit.text(reason))
         return {"saga_id": saga_id, "signal": "cancel", "reason": reason}
 
     def set_priority(self, saga_id: str, priority: str, *, sender: str | None = None) -> dict[str, Any]:
@@ -98,6 +101,7 @@ class SagaControl:
         self._records.set_priority(
             saga_id, priority, {"signal": "set_priority", "by": sender, "priority": priority}
         )
+        audit.signal(saga_id, "set_priority", sender, priority=priority)
         return {"saga_id": saga_id, "signal": "set_priority", "priority": priority}
 
     # -- query -----------------------------------------------------------------------------

@@ -119,6 +119,11 @@ class EmbeddedStack:
         self.runtime_env["AWS_ENDPOINT_URL"] = endpoint
 
     def stop_services(self) -> None:
+        from infra.local import events
+
+        listener = events.listener_for(self)
+        if listener is not None:
+            events.uninstall(listener)
         from moto.stepfunctions.parser.utils import TMP_THREADS
 
         TMP_THREADS.clear()
@@ -154,6 +159,9 @@ class EmbeddedStack:
                 f"embedded deploy ended {stack['StackStatus']}: {stack.get('StackStatusReason')}"
             )
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        from infra.local import events
+
+        events.install(self)  # EventBridge's execution-status rule, in-process
 
     def _publish_assets(self, assembly: Path) -> None:
         """Upload file assets to the bootstrap bucket, as ``cdk deploy`` does."""
