@@ -82,6 +82,17 @@ class SagaRecords:
             raise
         return str(response["Attributes"]["task_token"]["S"])
 
+    def restore_token(self, saga_id: str, token: str) -> None:
+        """Undo ``take_token`` after a signal could not be delivered: the saga waits again."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"saga_id": {"S": saga_id}},
+            UpdateExpression="SET #s = :waiting, task_token = :t",
+            ConditionExpression="attribute_not_exists(task_token)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":waiting": {"S": AWAITING_APPROVAL}, ":t": {"S": token}},
+        )
+
     def set_priority(self, saga_id: str, priority: str, signal: dict[str, Any]) -> None:
         self._ddb.update_item(
             TableName=self._table,

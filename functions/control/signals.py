@@ -75,7 +75,9 @@ class SagaControl:
         token = self._records.take_token(saga_id, "APPROVED", {"signal": "approve", "by": sender})
         if token is None:
             raise SagaNotWaiting(f"saga {saga_id!r} is not waiting for approval")
-        self._sfn.send_task_success(taskToken=token, output='{"approved": true}')
+        self._answer(
+            saga_id, token, lambda: self._sfn.send_task_success(taskToken=token, output='{"approved": true}')
+        )
         audit.signal(saga_id, "approve", sender)
         return {"saga_id": saga_id, "signal": "approve"}
 
@@ -90,9 +92,25 @@ class SagaControl:
             raise SagaNotWaiting(
                 f"saga {saga_id!r} is not waiting for approval; only a waiting saga can be cancelled"
             )
-        self._sfn.send_task_failure(taskToken=token, error=CANCELLED_ERROR, cause=reason[:1000])
+        self._answer(
+            saga_id,
+            token,
+            lambda: self._sfn.send_task_failure(taskToken=token, error=CANCELLED_ERROR, cause=reason[:1000]),
+        )
         audit.signal(saga_id, "cancel", sender, reason=audit.text(reason))
         return {"saga_id": saga_id, "signal": "cancel", "reason": reason}
+
+    def _answer(self, saga_id: str, token: str, send: Any) -> None:
+        """Answer the gate's token. If the gate is already over (it timed out while the signal
+        was on its way), say so; if the call failed for another reason, put the token back so
+        the saga is still waiting and the signal can be sent again."""
+        try:
+            send()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+                raise SagaNotWaiting(f"saga {saga_id!r} is no longer waiting (its gate has ended)") from error
+            self._records.restore_token(saga_id, token)
+            raise
 
     def set_priority(self, saga_id: str, priority: str, *, sender: str | None = None) -> dict[str, Any]:
         if priority not in PRIORITIES:
