@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from functions.agents.ledger import compensate, created
-from functions.common.errors import AgentPermanentError, AgentTransientError
+from functions.common.errors import AgentPermanentError, AgentTransientError, SagaFenced
 from functions.common.models import RunResult, TestCase
 from functions.common.step import Step
 from functions.common.store import ArtifactStore, SagaStore
@@ -116,25 +116,33 @@ def run(
             results.extend(unrecorded)
             unrecorded.clear()
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = {pool.submit(check, test, fetch): test for test in to_run}
-        for future in as_completed(futures):
-            test, result = futures[future], future.result()
-            result.artifact_key = artifact_key(step.saga_id, test.test_id)
-            payload = {"test": test.model_dump(), "result": result.model_dump()}
-            artifacts.put(result.artifact_key, json.dumps(payload).encode())
-            unrecorded.append(result)
-            heartbeat()
-            if len(unrecorded) >= RECORD_EVERY:
-                flush()
-            if seconds_left is not None and seconds_left() < RESERVE_SECONDS:
-                flush()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise AgentTransientError(
-                    f"{len(results)} of {len(pending)} tests ran before the invocation's time ran out; "
-                    "a retry resumes with the rest"
-                )
-    flush()
+    written: list[str] = []
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            futures = {pool.submit(check, test, fetch): test for test in to_run}
+            for future in as_completed(futures):
+                test, result = futures[future], future.result()
+                result.artifact_key = artifact_key(step.saga_id, test.test_id)
+                payload = {"test": test.model_dump(), "result": result.model_dump()}
+                artifacts.put(result.artifact_key, json.dumps(payload).encode())
+                written.append(result.artifact_key)
+                unrecorded.append(result)
+                heartbeat()
+                if len(unrecorded) >= RECORD_EVERY:
+                    flush()
+                if seconds_left is not None and seconds_left() < RESERVE_SECONDS:
+                    flush()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise AgentTransientError(
+                        f"{len(results)} of {len(pending)} tests ran before the invocation's time ran out; "
+                        "a retry resumes with the rest"
+                    )
+        flush()
+    except SagaFenced:
+        # A late attempt: the rollback already ran (and may have swept these keys before they
+        # existed). Remove what this attempt put, so nothing outlives the compensation.
+        artifacts.delete(written)
+        raise
     if crash:
         step.faults.crash_after_partial_write(step.ctx, len(results) - len(already))
     passed = sum(r.outcome == "PASSED" for r in results)

@@ -79,8 +79,11 @@ def forward(
 def backward(event: dict[str, Any], agent: Forward) -> dict[str, Any]:
     """A compensation: idempotent by the ledger, so it needs no idempotency record."""
     step = Step(event)
+    store = DynamoSagaStore(step.settings)
+    # Fence first: even a compensation that fails at once has closed its step to late writes.
+    store.begin_compensation(step.saga_id, step.ctx.state.removeprefix("Compensate"))
     step.faults.before_work(step.ctx)
-    result = agent(step, DynamoSagaStore(step.settings))
+    result = agent(step, store)
     metric("CompensationExecuted", step=step.ctx.state)
     logger.info("compensation done", extra={"result": result})
     return result

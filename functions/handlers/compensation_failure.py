@@ -38,7 +38,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "error": failure.get("Error"),
         "cause": failure.get("Cause"),
         "left_to_undo": remaining,
-        "resume": "stepsaga resume <saga_id> (embedded) or RedriveExecution (AWS)",
+        "resume": "run the remaining compensations: infra.local.resume.resume(stack, saga_id) on the "
+        "embedded stack; on AWS invoke each Compensate<Step> function (see docs/RELIABILITY.md)",
     }
     response = aws.client("sqs").send_message(
         QueueUrl=settings.dead_letter_queue_url, MessageBody=json.dumps(message)

@@ -523,7 +523,7 @@ def install_speedups() -> Speedups:
 
 
 # --- 12. DynamoDB transactions: atomic, and rolled back key by key ---------------------------
-_TRANSACTIONS = threading.Lock()
+_TRANSACTIONS = threading.RLock()
 
 
 def install_dynamodb_transactions() -> None:
@@ -619,6 +619,18 @@ def install_dynamodb_transactions() -> None:
                 raise TransactionCanceledException(errors)
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    # moto checks a write's condition, then applies it: two threads can both pass the check.
+    # Serialise single-item writes with transactions, so a condition holds when it is applied.
+    def serialised(method: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _TRANSACTIONS:
+                return method(self, *args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
 
 # --- 13. waiting for an execution without polling -------------------------------------------

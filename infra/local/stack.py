@@ -296,10 +296,14 @@ class EmbeddedStack:
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
         count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
         seen: dict[str, dict[str, Any]] = {}
-        for _ in range(count // 10 + 2):
-            response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        handles: list[str] = []
+        for _ in range(count // 10 + 2):  # hide what was read, to page past the first ten
+            response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
             for message in response.get("Messages", []):
                 seen[message["MessageId"]] = json.loads(message["Body"])
-            if len(seen) >= count:
+                handles.append(message["ReceiptHandle"])
+            if len(seen) >= count or not response.get("Messages"):
                 break
+        for handle in handles:  # and make it visible again for the next reader
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
         return list(seen.values())

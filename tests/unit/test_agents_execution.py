@@ -180,6 +180,11 @@ class _MemoryArtifacts:
     def put(self, key: str, body: bytes) -> None:
         self.objects[key] = body
 
+    def delete(self, keys: list[str]) -> int:
+        for key in keys:
+            self.objects.pop(key, None)
+        return len(keys)
+
 
 def _step_for_run():
     from functions.common.faults import FaultPlan

@@ -1,0 +1,263 @@
+"""Resume a saga that ended ``CompensationFailed``, on the embedded stack.
+
+On AWS the fix is ``RedriveExecution`` (see docs/RELIABILITY.md); moto has no redrive. Here
+``resume`` does by hand what the rest of the rollback would have done: for every compensable
+step, latest first, whose ledger entry is not COMPENSATED, it invokes the step's deployed
+compensation function with the event the state machine sends (state ``Compensate<Step>``,
+attempt 0). Compensations are idempotent (the ledger's COMPENSATING -> COMPENSATED
+transition), so resuming twice does nothing the second time.
+
+    python -m infra.local.resume
+
+runs the demo: a saga whose Generation compensation fails for good, its dead letter, then
+the resume, with the ledger before and after. (A saga id alone is not enough on the command
+line: the embedded stack lives in this process, so the demo makes its own saga.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from functions.common.store import COMPENSATED
+from infra import names
+from infra.local import EmbeddedStack
+from infra.local.demo_site import DemoSite
+from statemachines.saga import Saga
+from statemachines.test_generation import TEST_GENERATION
+
+STORIES = [
+    'As a visitor I open / and see "Welcome to Acme"',
+    "As a buyer I open /pricing and see 'Plans' and 'Free trial'",
+    'As a member I open /login and see "Sign in"',
+]
+DEMO_FAULTS = {"Execution": {"mode": "permanent"}, "CompensateGeneration": {"mode": "permanent"}}
+RESUMABLE = ("FAILED", "TIMED_OUT", "ABORTED")  # RUNNING is still compensating; SUCCEEDED has nothing to undo
+
+
+def execution_arn(stack: EmbeddedStack, saga_id: str) -> str:
+    """The saga's execution: the saga id is the execution name."""
+    machine = stack.state_machine_arn
+    return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{saga_id}"
+
+
+def function_name(stack: EmbeddedStack, state: str) -> str:
+    """The deployed function behind ``state``: the one whose logical id starts ``<state>Function``."""
+    pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(state)}Function")
+    found = [
+        f["FunctionName"]
+        for page in stack.client("lambda").get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if pattern.search(f["FunctionName"])
+    ]
+    if len(found) != 1:
+        raise LookupError(f"expected one function for {state}, found {found}")
+    return found[0]
+
+
+def _sweep_dead_letters(
+    stack: EmbeddedStack, remove: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """Every dead letter once (received with a visibility timeout, so each page is new), then
+    the ones ``remove`` picks deleted and the others visible again, in their order."""
+    sqs = stack.client("sqs")
+    url = stack.outputs[names.OUT_DEAD_LETTER_QUEUE]
+    received: dict[str, tuple[str, dict[str, Any]]] = {}
+    while True:
+        page = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+        if not page.get("Messages"):
+            break
+        for message in page["Messages"]:
+            received[message["MessageId"]] = (message["ReceiptHandle"], json.loads(message["Body"]))
+    kept = [(handle, body) for handle, body in received.values() if not remove(body)]
+    for handle, body in received.values():
+        if remove(body):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    for start in range(0, len(kept), 10):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for n, (handle, _) in enumerate(kept[start : start + 10])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+    return [body for _, body in received.values()]
+
+
+def dead_letters(stack: EmbeddedStack, saga_id: str | None = None) -> list[dict[str, Any]]:
+    """The dead letters on the queue (of one saga, if given), all left on the queue.
+
+    ``EmbeddedStack.dead_letters`` receives with VisibilityTimeout 0, so moto answers every
+    page with the same first ten messages; this reads them all.
+    """
+    found = _sweep_dead_letters(stack, lambda body: False)
+    return [m for m in found if saga_id is None or m.get("saga_id") == saga_id]
+
+
+def remove_dead_letters(stack: EmbeddedStack, remove: Callable[[dict[str, Any]], bool]) -> int:
+    """Delete the dead letters ``remove`` picks; how many it deleted."""
+    return sum(map(remove, _sweep_dead_letters(stack, remove)))
+
+
+def resume(
+    stack: EmbeddedStack,
+    saga_id: str,
+    *,
+    document: dict[str, Any] | None = None,
+    saga: Saga = TEST_GENERATION,
+) -> dict[str, Any]:
+    """Compensate what the saga's rollback left undone; returns what it did.
+
+    A step is compensated when its ledger entry exists and is not COMPENSATED, or when the
+    execution entered the step but it left no entry (it wrote nothing and was never fenced:
+    its compensation fences it). Compensations run latest step first and stop at the first
+    one that fails (``failed`` says which); run ``resume`` again once its cause is fixed.
+    The compensations read ``document``, by default the saga document the execution started
+    with minus its ``faults`` (an injected fault must not fail the resume too). Once every
+    step is compensated, the saga's dead letters are deleted: nothing is left to undo.
+    """
+    arn = execution_arn(stack, saga_id)
+    sfn = stack.client("stepfunctions")
+    described = sfn.describe_execution(executionArn=arn)
+    if described["status"] not in RESUMABLE:
+        raise ValueError(
+            f"saga {saga_id} is {described['status']}: only a saga that ended unsuccessfully resumes"
+        )
+    if document is None:
+        document = {k: v for k, v in json.loads(described["input"]).items() if k != "faults"}
+    ledger = {entry["step"]: entry for entry in stack.items("ledger", saga_id)}
+    entered = {
+        event["stateEnteredEventDetails"]["name"]
+        for event in stack.history(arn)
+        if event["type"].endswith("StateEntered")
+    }
+    report: dict[str, Any] = {
+        "saga_id": saga_id,
+        "execution_arn": arn,
+        "execution": f"{described['status']} ({described.get('error', '-')})",
+        "compensated": [],
+        "already_compensated": [],
+        "not_run": [],
+        "failed": None,
+    }
+    client = stack.client("lambda")
+    for step in reversed(saga.compensable):
+        entry = ledger.get(step.name)
+        if entry is not None and entry.get("status") == COMPENSATED:
+            report["already_compensated"].append(step.name)
+            continue
+        if entry is None and step.name not in entered:
+            report["not_run"].append(step.name)
+            continue
+        event = {
+            "saga": document,
+            "context": {
+                "saga_id": saga_id,
+                "execution_arn": arn,
+                "state": step.compensation_state,
+                "attempt": 0,
+            },
+        }
+        response = client.invoke(
+            FunctionName=function_name(stack, step.compensation_state),
+            InvocationType="RequestResponse",
+            Payload=json.dumps(event).encode(),
+        )
+        result = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            report["failed"] = {"step": step.name, "state": step.compensation_state, "error": result}
+            break
+        report["compensated"].append({"step": step.name, "state": step.compensation_state, "result": result})
+    report["complete"] = report["failed"] is None
+    report["dead_letters_removed"] = (
+        remove_dead_letters(stack, lambda m: m.get("saga_id") == saga_id) if report["complete"] else 0
+    )
+    return report
+
+
+# --- the demo -----------------------------------------------------------------------------------
+def ledger_lines(stack: EmbeddedStack, saga_id: str) -> list[str]:
+    lines = []
+    for entry in sorted(stack.items("ledger", saga_id), key=lambda e: e["step"]):
+        made = ", ".join(f"{len(v)} {k[8:]}" for k, v in sorted(entry.items()) if k.startswith("created_"))
+        count = entry.get("compensation_count", 0)
+        lines.append(
+            f"  {entry['step']:<12} {entry['status']:<12} compensated {count}x  {made or 'nothing created'}"
+        )
+    return lines
+
+
+def data_line(stack: EmbeddedStack, saga_id: str) -> str:
+    tests = stack.items("tests", saga_id)
+    runs = stack.items("runs", saga_id)
+    statuses = sorted({t["status"] for t in tests})
+    return (
+        f"  data: {len(stack.items('scenarios', saga_id))} scenarios, {len(tests)} tests {statuses}, "
+        f"{len(runs)} runs, {len(stack.artifact_keys(saga_id))} artifacts"
+    )
+
+
+def letter_lines(letter: dict[str, Any]) -> list[str]:
+    try:
+        cause = json.loads(letter.get("cause") or "{}").get("errorMessage", "")
+    except ValueError:
+        cause = letter.get("cause") or ""
+    left = "; ".join(
+        f"{step}: " + ", ".join(f"{len(ids)} {kind}" for kind, ids in kinds.items())
+        for step, kinds in sorted(letter.get("left_to_undo", {}).items())
+    )
+    return [f"  error: {letter.get('error')}: {cause}", f"  left to undo: {left or 'nothing'}"]
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    lines = [
+        f"  {c['state']}: undone {c['result'].get('undone')} item(s)"
+        + (" (already compensated)" if c["result"].get("already_compensated") else "")
+        for c in report["compensated"]
+    ]
+    if report["already_compensated"]:
+        lines.append(f"  already compensated, skipped: {', '.join(report['already_compensated'])}")
+    if report["failed"]:
+        lines.append(f"  stopped: {report['failed']['state']} failed: {report['failed']['error']}")
+    lines.append(f"  complete: {report['complete']}; dead letters removed: {report['dead_letters_removed']}")
+    return lines
+
+
+def demo(stack: EmbeddedStack, request: dict[str, Any], out: Any = sys.stdout) -> dict[str, Any]:
+    """Fail a saga's rollback for good, show its dead letter, resume it, resume it again."""
+
+    def say(*lines: str) -> None:
+        print(*lines, sep="\n", file=out)
+
+    described = stack.run(request, faults=DEMO_FAULTS)
+    saga_id = described["executionArn"].rsplit(":", 1)[-1]
+    say(f"saga {saga_id} with faults {json.dumps(DEMO_FAULTS)}")
+    say(f"  -> {described['status']} ({described.get('error')})", "")
+    for letter in dead_letters(stack, saga_id):
+        say("dead letter:", *letter_lines(letter), "")
+    say("ledger before resume:", *ledger_lines(stack, saga_id), data_line(stack, saga_id), "")
+    first = resume(stack, saga_id)
+    say("resume (faults cleared):", *report_lines(first), "")
+    say("ledger after resume:", *ledger_lines(stack, saga_id), data_line(stack, saga_id), "")
+    second = resume(stack, saga_id)
+    say("resume again (idempotent):", *report_lines(second))
+    return {"saga_id": saga_id, "first": first, "second": second}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    started = time.perf_counter()
+    with DemoSite() as site, EmbeddedStack() as stack:
+        print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s\n")
+        outcome = demo(stack, {"project": "acme-web", "target_url": site.url, "user_stories": STORIES})
+    print(f"\ndone in {time.perf_counter() - started:.1f} s")
+    return 0 if outcome["first"]["complete"] and not outcome["second"]["compensated"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
