@@ -68,8 +68,14 @@ def _start_model() -> apigw.JsonSchema:
     )
 
 
+# Auth: IAM (SigV4) by default. `-c stepsaga:apiAuth=api-key` switches every method to an
+# API key with a usage plan instead (for clients that cannot sign requests).
+CTX_API_AUTH = "stepsaga:apiAuth"
+
+
 def add_api(stack: StepSagaStack) -> apigw.RestApi:
     machines = {name: stack.state_machines[name] for name in SAGAS}
+    api_key_auth = str(stack.node.try_get_context(CTX_API_AUTH) or "iam") == "api-key"
     function = _api_function(stack, machines)
 
     access_logs = logs.LogGroup(
@@ -86,7 +92,11 @@ def add_api(stack: StepSagaStack) -> apigw.RestApi:
         endpoint_types=[apigw.EndpointType.REGIONAL],
         cloud_watch_role=True,  # execution logs need the account's API Gateway logging role
         cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
-        default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+        default_method_options=apigw.MethodOptions(
+            api_key_required=True, authorization_type=apigw.AuthorizationType.NONE
+        )
+        if api_key_auth
+        else apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
         deploy_options=apigw.StageOptions(
             stage_name=STAGE,
             throttling_rate_limit=RATE_LIMIT,
@@ -115,6 +125,21 @@ def add_api(stack: StepSagaStack) -> apigw.RestApi:
         ),
     )
     api.node.try_remove_child("Endpoint")  # CDK's own URL output: SagaApiUrl below names it once
+    if api_key_auth:
+        plan = api.add_usage_plan(
+            "SagaApiUsagePlan",
+            throttle=apigw.ThrottleSettings(rate_limit=RATE_LIMIT, burst_limit=BURST_LIMIT),
+            api_stages=[apigw.UsagePlanPerApiStage(api=api, stage=api.deployment_stage)],
+        )
+        plan.add_api_key(api.add_api_key("SagaApiKey", description="stepsaga API clients"))
+        for finding in ("APIG4", "COG4"):
+            Validations.of(api).acknowledge(
+                Acknowledgment(
+                    id=PACK + finding,
+                    reason="API-key auth was chosen explicitly (-c stepsaga:apiAuth=api-key); "
+                    "IAM is the default",
+                )
+            )
     for response_type in (
         apigw.ResponseType.DEFAULT_4_XX,
         apigw.ResponseType.DEFAULT_5_XX,

@@ -254,3 +254,12 @@ def test_a_failed_compensation_and_dead_letters_raise_alarms_to_the_topic(templa
     assert len(failure_rates) == len(machines())  # one failure-rate alarm per state machine
     topic = resources(template, "AWS::SNS::Topic")[topic_id]["Properties"]
     assert "KmsMasterKeyId" in topic
+
+
+def test_the_api_takes_iam_auth_by_default_and_an_api_key_when_asked():
+    methods = resources(_template(EMBEDDED_CONTEXT), "AWS::ApiGateway::Method").values()
+    assert {m["Properties"]["AuthorizationType"] for m in methods} == {"AWS_IAM"}
+    keyed = _template({**EMBEDDED_CONTEXT, "stepsaga:apiAuth": "api-key"})
+    keyed_methods = resources(keyed, "AWS::ApiGateway::Method").values()
+    assert all(m["Properties"]["ApiKeyRequired"] is True for m in keyed_methods)
+    assert resources(keyed, "AWS::ApiGateway::UsagePlan") and resources(keyed, "AWS::ApiGateway::ApiKey")
