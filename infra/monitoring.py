@@ -28,6 +28,7 @@ class SagaAlarms(Construct):
         dead_letters: sqs.IQueue,
         state_machines: dict[str, sfn.StateMachine],
         failure_rate_threshold: float = 0.1,
+        compensation_rate_threshold: float = 0.2,
     ) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="stepsaga alarm topic")
@@ -87,6 +88,31 @@ class SagaAlarms(Construct):
                 failure_rate,
                 failure_rate_threshold,
                 f"More than {failure_rate_threshold:.0%} of {name} sagas failed in 5 minutes.",
+            )
+            lifecycle = {
+                key: cloudwatch.Metric(
+                    namespace=NAMESPACE,
+                    metric_name=metric_name,
+                    statistic="Sum",
+                    period=Duration.minutes(15),
+                    # What functions/handlers/saga_events.py emits (its service is SagaEvents).
+                    dimensions_map={"saga_type": name, "service": "SagaEvents"},
+                )
+                for key, metric_name in (
+                    ("rolled", "SagasRolledBack"),
+                    ("stuck", "SagasCompensationFailed"),
+                    ("started", "SagasStarted"),
+                )
+            }
+            alarm(
+                f"{camel}CompensationRateAlarm",
+                cloudwatch.MathExpression(
+                    expression="IF(started > 0, (rolled + stuck) / started, 0)",
+                    using_metrics=lifecycle,
+                    period=Duration.minutes(15),
+                ),
+                compensation_rate_threshold,
+                f"Over {compensation_rate_threshold:.0%} of {name} sagas were compensated in 15 minutes.",
             )
             alarm(
                 f"{camel}ThrottledAlarm",

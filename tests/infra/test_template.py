@@ -250,8 +250,17 @@ def test_a_failed_compensation_and_dead_letters_raise_alarms_to_the_topic(templa
     assert dead_letters["Namespace"] == "AWS/SQS"
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
-    failure_rates = [a for a in alarms.values() if "Metrics" in a]
-    assert len(failure_rates) == len(machines())  # one failure-rate alarm per state machine
+    rates = [a for a in alarms.values() if "Metrics" in a]
+    assert len(rates) == 2 * len(machines())  # a failure-rate and a compensation-rate alarm each
+    compensation_rates = [a for a in rates if "rolled" in json.dumps(a["Metrics"])]
+    assert len(compensation_rates) == len(machines())
+    names_used = {
+        m["MetricStat"]["Metric"]["MetricName"]
+        for a in compensation_rates
+        for m in a["Metrics"]
+        if "MetricStat" in m
+    }
+    assert names_used == {"SagasRolledBack", "SagasCompensationFailed", "SagasStarted"}
     topic = resources(template, "AWS::SNS::Topic")[topic_id]["Properties"]
     assert "KmsMasterKeyId" in topic
 
