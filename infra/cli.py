@@ -15,7 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cost": ("infra.cost", "state transitions, Lambda invocations and dollars per saga path"),
     "api": ("infra.local.api_server", "serve the saga HTTP API over an embedded stack on 127.0.0.1"),
     "saga": ("infra.saga_cli", "start, list, inspect and steer sagas through the HTTP API"),
-    "resume": ("infra.local.resume", "demo: a saga ends CompensationFailed, then its compensations are resumed"),
+    "resume": (
+        "infra.local.resume",
+        "demo: a saga ends CompensationFailed, then its compensations are resumed",
+    ),
     "viewer": ("infra.local.viewer", "the local execution viewer (state graph + history) on 127.0.0.1"),
 }
 
