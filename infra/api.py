@@ -185,7 +185,13 @@ def add_api(stack: StepSagaStack) -> apigw.RestApi:
         request_validator=validate_parameters,
         request_parameters={"method.request.path.saga_id": True},
     )
-    for child, method in (("history", "GET"), ("approve", "POST"), ("cancel", "POST"), ("priority", "POST")):
+    for child, method in (
+        ("history", "GET"),
+        ("audit", "GET"),
+        ("approve", "POST"),
+        ("cancel", "POST"),
+        ("priority", "POST"),
+    ):
         saga.add_resource(child).add_method(
             method,
             integration,

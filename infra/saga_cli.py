@@ -337,6 +337,18 @@ def cmd_history(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_audit(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    _, page = client.call("GET", f"/sagas/{args.saga_id}/audit")
+    if args.json:
+        print(json.dumps(page["events"], indent=2), file=out)
+        return 0
+    for event in page["events"]:
+        details = {k: v for k, v in event.items() if k not in ("id", "type", "at")}
+        detail = ", ".join(f"{k}={v}" for k, v in details.items())
+        print(f"{event.get('at', event['id'])}  {event['type']:<20} {detail}", file=out)
+    return 0
+
+
 def _signal(client: Client, args: argparse.Namespace, out: TextIO, name: str, body: dict[str, Any]) -> int:
     _, answer = client.call("POST", f"/sagas/{args.saga_id}/{name}", body, query={"machine": args.machine})
     if args.json:
@@ -426,6 +438,9 @@ def parser() -> argparse.ArgumentParser:
 
     saga_id(command("status", cmd_status, "where a saga is"))
     saga_id(command("history", cmd_history, "a saga's execution history, console-style"))
+    command("audit", cmd_audit, "a saga's audit record (kept after the history expires)").add_argument(
+        "saga_id", help="the saga id (its Idempotency-Key)"
+    )
     approve = command("approve", cmd_approve, "approve a saga waiting for approval")
     saga_id(approve)
     approve.add_argument("--comment")

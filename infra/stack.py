@@ -148,6 +148,7 @@ class StepSagaStack(Stack):
             dead_letters=self.dead_letters,
             state_machine_prefix=f"{self.stack_name}-",
         )
+        self.observability.grant_audit_read(cast(lambda_.Function, self.node.find_child("ApiFunction")))
         CfnOutput(self, f"{names.OUT_TABLE_PREFIX}Audit", value=self.observability.audit_table.table_name)
         CfnOutput(
             self, f"{names.OUT_TABLE_PREFIX}Activesagas", value=self.observability.active_table.table_name

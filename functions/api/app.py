@@ -29,6 +29,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from botocore.exceptions import ClientError
 
+from functions import audit
 from functions.api import history
 from functions.api.models import (
     IDEMPOTENCY_KEY,
@@ -306,6 +307,20 @@ def saga_history(
             "next_token": str(shown[-1]["id"]) if more and shown else None,
         },
     )
+
+
+@app.get(
+    "/sagas/<saga_id>/audit",
+    summary="The saga's append-only audit record (kept after the execution history expires)",
+    responses=error_responses(404, 422),
+)
+def saga_audit(saga_id: SagaId) -> Any:
+    if not audit.table_from_env():
+        raise ApiError(404, "AuditNotEnabled", "audit: this deployment keeps no audit record")
+    events = audit.read(saga_id)
+    if not events:
+        raise ApiError(404, "SagaNotFound", f"saga_id: no audit record for {saga_id!r}")
+    return _json(200, {"saga_id": saga_id, "events": events})
 
 
 @app.post(

@@ -874,7 +874,7 @@ def test_the_rest_api_is_iam_authorized_throttled_logged_and_validated(api_assem
         return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
 
     methods = of("AWS::ApiGateway::Method")
-    assert len(methods) == 8
+    assert len(methods) == 9  # start, list, status, history, audit, approve, cancel, priority, openapi
     for method in methods.values():
         assert method["AuthorizationType"] == "AWS_IAM"
         assert method["Integration"]["Type"] == "AWS_PROXY"
@@ -907,3 +907,22 @@ def test_the_rest_api_is_iam_authorized_throttled_logged_and_validated(api_assem
     text = json.dumps(policy["PolicyDocument"])
     assert "SagasTable" in text and "LedgerTable" in text and "ScenariosTable" not in text
     assert OUT_API_URL in template["Outputs"] and function_id.startswith("ApiFunction")
+
+
+def test_the_audit_record_is_served_without_the_history(api: Api) -> None:
+    key = _key()
+    api.start(key, faults={"Execution": {"mode": "permanent"}})
+    api.stack.wait(_arn(api, key))
+    code, page, _ = api.call("GET", f"/sagas/{key}/audit")
+    assert code == 200, page
+    types = [e["type"] for e in page["events"]]
+    assert types[0] == "saga.started" and types[-1] == "saga.finished", types
+    assert "step.compensated" in types
+    code, page, _ = api.call("GET", "/sagas/no-such-saga/audit")
+    assert code == 404 and "no audit record" in page["message"]
+
+
+def test_cli_audit(api: Api, finished: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(api, capsys, "audit", finished["saga_id"])
+    assert code == 0
+    assert "saga.started" in out and "saga.finished" in out
