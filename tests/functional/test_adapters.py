@@ -625,3 +625,42 @@ def test_send_task_for_an_expired_token_answers_400_not_500(aws: Aws) -> None:
         assert raised.value.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist")
     aws.sfn.send_task_success(taskToken=second, output=json.dumps({"late": False}))
     assert aws.wait(execution).output == {"late": False}
+
+
+def test_dynamodb_answers_are_the_same_with_and_without_the_direct_json_path(aws: Aws) -> None:
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    name = "direct-json"
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {
+        "pk": {"S": "p"},
+        "sk": {"S": "1"},
+        "n": {"N": "1.5"},
+        "b": {"B": b"\x00\x01"},
+        "l": {"L": [{"S": "x"}, {"M": {"k": {"BOOL": True}}}]},
+        "ss": {"SS": ["a", "b"]},
+        "null": {"NULL": True},
+    }
+    ddb.put_item(TableName=name, Item=item)
+    answers = []
+    try:
+        for speed in (True, False):
+            adapters.SPEED.enabled = speed
+            query = ddb.query(
+                TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+            )
+            got = ddb.get_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "1"}})
+            described = ddb.describe_table(TableName=name)["Table"]  # has a date: moto shapes it
+            answers.append((query["Items"], query["Count"], got["Item"], described["TableName"]))
+    finally:
+        adapters.SPEED.enabled = True
+    assert answers[0] == answers[1]
+    assert answers[0][2] == item
+    ddb.delete_table(TableName=name)
