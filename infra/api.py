@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from aws_cdk import Acknowledgment, ArnFormat, CfnOutput, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -233,16 +233,8 @@ def _api_function(stack: StepSagaStack, machines: Mapping[str, sfn.StateMachine]
         log_group=log_group,
         description="stepsaga HTTP API",
     )
-    machine_arns = [stack._machine_arn(name) for name in SAGAS]
-    executions = [
-        stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{stack.stack_name}-{name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        for name in SAGAS
-    ]
+    machine_arns = [stack.machine_arn(name) for name in SAGAS]
+    executions = [stack.executions_arn(name) for name in SAGAS]
     function.add_to_role_policy(
         iam.PolicyStatement(
             actions=["states:StartExecution", "states:ListExecutions"], resources=machine_arns

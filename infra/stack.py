@@ -268,11 +268,19 @@ class StepSagaStack(Stack):
                 self.tables[kind].grant(fn, "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
 
     # -- state machines ------------------------------------------------------------------------
-    def _machine_arn(self, name: str, resource: str = "stateMachine") -> str:
+    def machine_arn(self, name: str) -> str:
+        """The ARN of one of the stack's state machines, built from its fixed name (no dependency)."""
+        return self._states_arn("stateMachine", f"{self.stack_name}-{name}")
+
+    def executions_arn(self, name: str) -> str:
+        """Every execution of one of the stack's state machines (for IAM)."""
+        return self._states_arn("execution", f"{self.stack_name}-{name}:*")
+
+    def _states_arn(self, resource: str, resource_name: str) -> str:
         return self.format_arn(
             service="states",
             resource=resource,
-            resource_name=f"{self.stack_name}-{name}",
+            resource_name=resource_name,
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
@@ -337,19 +345,10 @@ class StepSagaStack(Stack):
                 resources=[self.state_machines[c].state_machine_arn for c in children],
             )
         )
-        child_names = [f"{self.stack_name}-{n}" for n in children]
         parent.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[
-                    self.format_arn(
-                        service="states",
-                        resource="execution",
-                        resource_name=f"{n}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                    for n in child_names
-                ],
+                resources=[self.executions_arn(c) for c in children],
             )
         )
         parent.add_to_role_policy(
@@ -372,6 +371,6 @@ class StepSagaStack(Stack):
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-                resources=[self._machine_arn(saga.name) for saga in SAGAS.values()],
+                resources=[self.machine_arn(saga.name) for saga in SAGAS.values()],
             )
         )
