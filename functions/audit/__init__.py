@@ -23,7 +23,8 @@ type                   written by                                          field
 Writes happen only when ``AUDIT_TABLE`` is set; without it every function here is a no-op.
 ``read(saga_id)`` returns the ordered record from the table alone (never the execution
 history). Order is by event time in milliseconds; within one millisecond ``saga.started``
-comes first, ``saga.finished`` last, and events written by one process in write order.
+comes first, then a ``signal``, ``saga.finished`` last, and events written by one process in
+write order. A signal's time is when it was received, before it took effect.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ COMPENSATION_FAILED = "compensation.failed"
 SIGNAL = "signal"
 SAGA_FINISHED = "saga.finished"
 
-# Within one millisecond: the start first, the outcome last.
-_RANK = {SAGA_STARTED: 0, SAGA_FINISHED: 9}
+# Within one millisecond: the start first, then a signal (before what it set off), the outcome last.
+_RANK = {SAGA_STARTED: 0, SIGNAL: 4, SAGA_FINISHED: 9}
 _MAX_TEXT = 2000
 _MAX_DETAIL_JSON = 8000
 _seq = itertools.count()
@@ -177,10 +178,14 @@ def read(saga_id: str, *, table: str | None = None) -> list[dict[str, Any]]:
     return events
 
 
-def signal(saga_id: str, name: str, sender: str | None, **details: Any) -> None:
-    """Record an accepted signal and who sent it (no-op without ``AUDIT_TABLE``)."""
+def signal(saga_id: str, name: str, sender: str | None, *, at_ms: int | None = None, **details: Any) -> None:
+    """Record an accepted signal and who sent it (no-op without ``AUDIT_TABLE``).
+
+    ``at_ms`` is when the signal was received: it is recorded once it has been accepted, by
+    which time the steps it set off may have written their own events.
+    """
     if table_from_env():
-        safely(saga_id, SIGNAL, signal=name, sender=sender or "unknown", **details)
+        safely(saga_id, SIGNAL, at_ms=at_ms, signal=name, sender=sender or "unknown", **details)
 
 
 __all__ = [

@@ -75,10 +75,11 @@ class SagaControl:
         token = self._records.take_token(saga_id, "APPROVED", {"signal": "approve", "by": sender})
         if token is None:
             raise SagaNotWaiting(f"saga {saga_id!r} is not waiting for approval")
+        received = audit.now_ms()
         self._answer(
             saga_id, token, lambda: self._sfn.send_task_success(taskToken=token, output='{"approved": true}')
         )
-        audit.signal(saga_id, "approve", sender)
+        audit.signal(saga_id, "approve", sender, at_ms=received)
         return {"saga_id": saga_id, "signal": "approve"}
 
     def cancel(self, saga_id: str, reason: str, *, sender: str | None = None) -> dict[str, Any]:
@@ -92,12 +93,13 @@ class SagaControl:
             raise SagaNotWaiting(
                 f"saga {saga_id!r} is not waiting for approval; only a waiting saga can be cancelled"
             )
+        received = audit.now_ms()
         self._answer(
             saga_id,
             token,
             lambda: self._sfn.send_task_failure(taskToken=token, error=CANCELLED_ERROR, cause=reason[:1000]),
         )
-        audit.signal(saga_id, "cancel", sender, reason=audit.text(reason))
+        audit.signal(saga_id, "cancel", sender, at_ms=received, reason=audit.text(reason))
         return {"saga_id": saga_id, "signal": "cancel", "reason": reason}
 
     def _answer(self, saga_id: str, token: str, send: Any) -> None:
@@ -116,10 +118,11 @@ class SagaControl:
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
         self._running(saga_id)
+        received = audit.now_ms()
         self._records.set_priority(
             saga_id, priority, {"signal": "set_priority", "by": sender, "priority": priority}
         )
-        audit.signal(saga_id, "set_priority", sender, priority=priority)
+        audit.signal(saga_id, "set_priority", sender, at_ms=received, priority=priority)
         return {"saga_id": saga_id, "signal": "set_priority", "priority": priority}
 
     # -- query -----------------------------------------------------------------------------

@@ -21,6 +21,10 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
+# Re-exported: bench/ and tests switch ``adapters.SPEED``.
+from infra.local.speed import SPEED as SPEED
+from infra.local.speed import install_speedups as install_speedups
+
 _log = logging.getLogger("stepsaga.embedded")
 _installed: set[str] = set()
 _lock = threading.RLock()
@@ -450,93 +454,7 @@ def install_task_errors() -> None:
     callbacks.CallbackPoolManager.heartbeat = answer_timeouts(callbacks.CallbackPoolManager.heartbeat)  # type: ignore[method-assign]
 
 
-# --- 11. speed: parse once, build clients once, compile JSONPath once ------------------------
-class Speedups:
-    """Switch for the speed adaptations (on by default; benchmarks turn it off to compare).
-
-    Stock moto re-parses the ASL for every execution, builds a boto3 client for every task
-    and re-compiles every JSONPath it evaluates. None of that changes between executions.
-    """
-
-    enabled = True
-
-
-SPEED = Speedups()
-
-
-def install_speedups() -> Speedups:
-    if not _once("speed"):
-        return SPEED
-    import copy
-    import sys
-    from functools import lru_cache
-
-    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    # Parsed programs, by definition: each execution evaluates its own deep copy.
-    programs: dict[str, Any] = {}
-    parse_entrypoint = ExecutionWorker._get_evaluation_entrypoint
-
-    def entrypoint(self: Any) -> Any:
-        if not SPEED.enabled:
-            return parse_entrypoint(self)
-        definition = self._evaluation_details.state_machine_details.definition
-        program = programs.get(definition)
-        if program is None:
-            program = programs[definition] = parse_entrypoint(self)
-        return copy.deepcopy(program)
-
-    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
-
-    # boto3 clients, by (region, service, endpoint): creating one costs ~6 ms.
-    stock_client_for = boto_client.boto_client_for
-    clients: dict[tuple[str, str, bool], Any] = {}
-
-    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        if not SPEED.enabled:
-            return stock_client_for(region=region, service=service, state_credentials=state_credentials)
-        key = (region, service, boto_client.botocore_stubber.enabled)
-        found = clients.get(key)
-        if found is None:
-            with _lock:
-                found = clients.get(key) or stock_client_for(region=region, service=service)
-                clients[key] = found
-        return found
-
-    for name, module in list(sys.modules.items()):
-        if (
-            name.startswith("moto.stepfunctions.parser")
-            and getattr(module, "boto_client_for", None) is stock_client_for
-        ):
-            module.boto_client_for = client_for  # type: ignore[attr-defined]
-
-    # Compiled JSONPath expressions (pure and reusable).
-    stock_parse = json_path.parse
-    cached_parse = lru_cache(maxsize=4096)(stock_parse)
-
-    def parse(path: str) -> Any:
-        return cached_parse(path) if SPEED.enabled else stock_parse(path)
-
-    json_path.parse = parse  # type: ignore[assignment]
-
-    # DynamoDB answers are JSON already in wire form ({"S": ...} maps): moto's generic,
-    # model-driven serialiser walks every attribute of every item (~70 % of a Query's cost).
-    from moto.core.responses import ActionResult
-
-    serialise = ActionResult.execute_result
-
-    def execute_result(self: Any, context: Any) -> Any:
-        if SPEED.enabled and context.operation_model.service_model.service_name == "dynamodb":
-            try:
-                body = json.dumps(self.result)
-            except (TypeError, ValueError):
-                return serialise(self, context)  # dates or bytes: let moto shape them
-            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
-        return serialise(self, context)
-
-    ActionResult.execute_result = execute_result  # type: ignore[method-assign]
-    return SPEED
+# --- 11. speed: see infra.local.speed ------------------------------------------------------
 
 
 # --- 12. DynamoDB transactions: atomic, and rolled back key by key ---------------------------

@@ -1,0 +1,299 @@
+"""Speed adaptations of the embedded stack: work moto and botocore repeat on every call, done once.
+
+None of them changes an answer: each one caches a pure function of its input, or skips work
+whose result nobody in the process reads. ``SPEED.enabled`` switches them all off at once, so
+``bench/`` can measure stock moto side by side in the same process, and
+``tests/functional/test_speed.py`` asserts that both give the same answers.
+
+=====================================  ====================================================
+stock, on every call                   here
+=====================================  ====================================================
+parse the ASL of every execution       parse once per definition; each execution unpickles
+                                       its own copy (7x cheaper than ``copy.deepcopy``)
+build a boto3 client for every task    one client per (region, service)
+compile every JSONPath                 compile once (``lru_cache``)
+serialise DynamoDB answers through     answer with their wire JSON, which they already are
+the service model
+list a response class's methods with   once per class (it is ~10 % of a small call)
+``inspect.getmembers``
+a 52-character request id from         a uuid4's hex (nobody checks its alphabet)
+``random.choice``
+SigV4: canonical request, string to    the same headers (credential scope included, so
+sign, four HMACs                       moto still finds the account) with a fixed signature;
+                                       moto never verifies one
+tokenise and parse every DynamoDB      once per (expression, the names and values it uses)
+condition and update expression
+rebuild each update-expression         once per validator and walk
+validator's node-type table at every
+node of the tree
+=====================================  ====================================================
+
+The signature shortcut applies only while moto's stubber is on: a request that leaves the
+process (LocalStack, AWS) is signed as usual.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import sys
+import threading
+import uuid
+from functools import lru_cache
+from typing import Any
+
+
+class Speedups:
+    """The switch (on by default; benchmarks turn it off to compare with stock moto)."""
+
+    enabled = True
+
+
+SPEED = Speedups()
+_lock = threading.RLock()
+_installed = False
+
+
+def install_speedups() -> Speedups:
+    global _installed
+    with _lock:
+        if _installed:
+            return SPEED
+        _installed = True
+    _parse_programs_once()
+    _clients_once()
+    _jsonpath_once()
+    _dynamodb_wire_json()
+    _method_names_once()
+    _cheap_request_ids()
+    _fixed_signatures()
+    _expressions_once()
+    _update_validation_walks()
+    return SPEED
+
+
+def _parse_programs_once() -> None:
+    import copy
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    # Parsed programs, by definition: each execution evaluates its own copy, because
+    # components may keep state while they run. Unpickling is the cheap deep copy.
+    programs: dict[str, tuple[Any, bytes | None]] = {}
+    parse_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+
+    def entrypoint(self: Any) -> Any:
+        if not SPEED.enabled:
+            return parse_entrypoint(self)
+        definition = self._evaluation_details.state_machine_details.definition
+        found = programs.get(definition)
+        if found is None:
+            program = parse_entrypoint(self)
+            try:
+                pickled: bytes | None = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # a component that does not pickle: deep-copy that program instead
+                pickled = None
+            found = programs[definition] = (program, pickled)
+        program, pickled = found
+        return pickle.loads(pickled) if pickled is not None else copy.deepcopy(program)
+
+    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+
+
+def _clients_once() -> None:
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    # boto3 clients, by (region, service, endpoint): creating one costs ~6 ms.
+    stock_client_for = boto_client.boto_client_for
+    clients: dict[tuple[str, str, bool], Any] = {}
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if not SPEED.enabled:
+            return stock_client_for(region=region, service=service, state_credentials=state_credentials)
+        key = (region, service, boto_client.botocore_stubber.enabled)
+        found = clients.get(key)
+        if found is None:
+            with _lock:
+                found = clients.get(key) or stock_client_for(region=region, service=service)
+                clients[key] = found
+        return found
+
+    for name, module in list(sys.modules.items()):
+        if (
+            name.startswith("moto.stepfunctions.parser")
+            and getattr(module, "boto_client_for", None) is stock_client_for
+        ):
+            module.boto_client_for = client_for  # type: ignore[attr-defined]
+
+
+def _jsonpath_once() -> None:
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    stock_parse = json_path.parse
+    cached_parse = lru_cache(maxsize=4096)(stock_parse)
+
+    def parse(path: str) -> Any:
+        return cached_parse(path) if SPEED.enabled else stock_parse(path)
+
+    json_path.parse = parse  # type: ignore[assignment]
+
+
+def _dynamodb_wire_json() -> None:
+    # DynamoDB answers are JSON already in wire form ({"S": ...} maps): moto's generic,
+    # model-driven serialiser walks every attribute of every item (~70 % of a Query's cost).
+    from moto.core.responses import ActionResult
+
+    serialise = ActionResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        if SPEED.enabled and context.operation_model.service_model.service_name == "dynamodb":
+            try:
+                body = json.dumps(self.result)
+            except (TypeError, ValueError):
+                return serialise(self, context)  # dates or bytes: let moto shape them
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return serialise(self, context)
+
+    ActionResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
+def _method_names_once() -> None:
+    # Every dispatch lists the response class's methods to find the action's handler.
+    from moto.core import responses
+
+    stock = responses.method_names_from_class
+    names: dict[type, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        if not SPEED.enabled:
+            return stock(clazz)
+        found = names.get(clazz)
+        if found is None:
+            found = names[clazz] = stock(clazz)
+        return list(found)
+
+    responses.method_names_from_class = method_names_from_class
+
+
+def _cheap_request_ids() -> None:
+    from moto.core import responses
+
+    stock = responses.gen_amzn_requestid_long
+
+    def gen_amzn_requestid_long(headerdict: dict[str, Any] | None = None) -> str:
+        if not SPEED.enabled:
+            return stock(headerdict)
+        request_id = uuid.uuid4().hex.upper()
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = request_id
+        return request_id
+
+    responses.gen_amzn_requestid_long = gen_amzn_requestid_long
+
+
+FIXED_SIGNATURE = "0" * 64
+
+
+def _fixed_signatures() -> None:
+    from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, get_current_datetime  # type: ignore[attr-defined]
+    from botocore.exceptions import NoCredentialsError
+    from moto.core.models import botocore_stubber
+
+    stock = SigV4Auth.add_auth
+
+    def add_auth(self: Any, request: Any) -> None:
+        if not (SPEED.enabled and botocore_stubber.enabled):
+            return stock(self, request)
+        if self.credentials is None:
+            raise NoCredentialsError()
+        request.context["timestamp"] = get_current_datetime().strftime(SIGV4_TIMESTAMP)
+        self._modify_request_before_signing(request)  # date, token and payload-hash headers
+        self._inject_signature_to_request(request, FIXED_SIGNATURE)
+        return None
+
+    SigV4Auth.add_auth = add_auth  # type: ignore[method-assign]
+
+
+_PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
+
+
+def _expressions_once() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    # An update expression's AST depends on its text alone; moto deep-copies it before it
+    # substitutes names and values, so one parsed tree serves every call.
+    stock_make = UpdateExpressionParser.make.__func__
+
+    @lru_cache(maxsize=1024)
+    def cached_make(cls: Any, expression: str) -> Any:
+        return stock_make(cls, expression)
+
+    def make(cls: Any, expression: str) -> Any:
+        return cached_make(cls, expression) if SPEED.enabled else stock_make(cls, expression)
+
+    UpdateExpressionParser.make = classmethod(make)
+
+    # A condition's tree has the values it references in it: the key is the expression and
+    # those names and values (a transaction passes every value of its update, used or not).
+    stock_parse = ConditionExpressionParser.parse
+    trees: dict[str, tuple[Any, list[str], list[str]]] = {}
+
+    def parse(self: Any) -> Any:
+        expression = self.condition_expression
+        if not (SPEED.enabled and expression):
+            return stock_parse(self)
+        names = self.expression_attribute_names or {}
+        values = self.expression_attribute_values or {}
+        used: dict[str, Any] = {}
+        for token in _PLACEHOLDER.findall(expression):
+            source = names if token[0] == "#" else values
+            if token not in source:
+                return stock_parse(self)  # let moto raise its own error
+            used[token] = source[token]
+        try:
+            key = expression + "\0" + json.dumps(used, sort_keys=True)
+        except (TypeError, ValueError):  # binary values
+            return stock_parse(self)
+        found = trees.get(key)
+        if found is None:
+            op = stock_parse(self)
+            found = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+            if len(trees) < 4096:
+                trees[key] = found
+        op, names_found, values_found = found
+        self.expr_attr_names_found[:] = names_found
+        self.expr_attr_values_found[:] = values_found
+        return op
+
+    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+
+
+def _update_validation_walks() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+
+    # The same walk as moto's, with the node types a processor handles looked up once per
+    # processor (each processor's table is fixed by its class) instead of at every node.
+    stock = DepthFirstTraverser.traverse_node_recursively
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        if not SPEED.enabled:
+            return stock(self, node, child_id)
+        types = self.__dict__.get("_stepsaga_types")
+        if types is None:
+            types = self.__dict__["_stepsaga_types"] = self.nodes_to_be_processed()
+        if isinstance(node, Node):
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            if isinstance(node, types):
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively

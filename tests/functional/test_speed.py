@@ -1,0 +1,230 @@
+"""The speed adaptations change no answer: the same calls, with ``SPEED`` on and off, agree."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from infra.local import adapters, speed
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    adapters.install_all()
+    with mock_aws():
+        yield
+    adapters.SPEED.enabled = True
+
+
+def both_ways(calls: Callable[[Any, str], list[Any]]) -> tuple[list[Any], list[Any]]:
+    """Run ``calls(ddb, table)`` on a fresh table with SPEED on, then off; both transcripts."""
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    transcripts = []
+    for enabled in (True, False):
+        adapters.SPEED.enabled = enabled
+        table = f"speed-{enabled}-{uuid.uuid4().hex[:8]}"  # the session's mock may hold others
+        ddb.create_table(
+            TableName=table,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        transcripts.append(scrub(calls(ddb, table), table))
+    adapters.SPEED.enabled = True
+    return transcripts[0], transcripts[1]
+
+
+def scrub(value: Any, table: str) -> Any:
+    """The transcript with the table's name replaced, so that the two runs compare."""
+    if isinstance(value, str):
+        return value.replace(table, "<table>")
+    if isinstance(value, dict):
+        return {k: scrub(v, table) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(scrub(v, table) for v in value)
+    return value
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    """A call's answer without its metadata, or its error code and message."""
+    try:
+        answer = call()
+    except ClientError as error:
+        return ("error", error.response["Error"]["Code"], error.response["Error"]["Message"])
+    return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+
+
+def key(sk: str) -> dict[str, Any]:
+    return {"pk": {"S": "p"}, "sk": {"S": sk}}
+
+
+def test_conditions_and_updates_answer_the_same_as_stock_moto(mocked: None) -> None:
+    fence = "attribute_not_exists(#s) OR #s = :active"
+
+    def calls(ddb: Any, table: str) -> list[Any]:
+        def update(sk: str, ids: list[str], active: str = "active", **extra: Any) -> Any:
+            return outcome(
+                lambda: ddb.update_item(
+                    TableName=table,
+                    Key=key(sk),
+                    UpdateExpression="SET #s = :active, #u = :now ADD #k :ids",
+                    ConditionExpression=fence,
+                    ExpressionAttributeNames={"#s": "status", "#u": "updated_at", "#k": "created", **extra},
+                    ExpressionAttributeValues={
+                        ":active": {"S": active},
+                        ":now": {"N": str(len(ids))},
+                        ":ids": {"SS": ids},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+            )
+
+        return [
+            update("a", ["t1"]),
+            update("a", ["t2", "t3"]),  # same expression, other values: the set grows
+            update("a", ["t4"], active="other"),  # the fence's value differs: refused
+            update("b", ["t1"], active="other"),  # a new item: no status yet, so allowed
+            update("a", ["t5"], **{"#unused": "x"}),  # moto's unused-name check still runs
+            outcome(
+                lambda: ddb.put_item(
+                    TableName=table,
+                    Item={**key("c"), "n": {"N": "1"}},
+                    ConditionExpression="attribute_not_exists(pk) AND attribute_not_exists(sk)",
+                )
+            ),
+            outcome(
+                lambda: ddb.put_item(
+                    TableName=table,
+                    Item={**key("c"), "n": {"N": "2"}},
+                    ConditionExpression="attribute_not_exists(pk) AND attribute_not_exists(sk)",
+                )
+            ),
+            outcome(
+                lambda: ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": table,
+                                "Key": key("a"),
+                                "UpdateExpression": "SET #s = :done ADD #k :ids",
+                                "ConditionExpression": "#s IN (:active, :compensating)",
+                                "ExpressionAttributeNames": {"#s": "status", "#k": "created"},
+                                "ExpressionAttributeValues": {
+                                    ":done": {"S": "done"},
+                                    ":active": {"S": "active"},
+                                    ":compensating": {"S": "compensating"},
+                                    ":ids": {"SS": ["t9"]},
+                                },
+                            }
+                        },
+                        {"Put": {"TableName": table, "Item": {**key("d"), "v": {"S": "x"}}}},
+                    ]
+                )
+            ),
+            outcome(
+                lambda: ddb.query(
+                    TableName=table,
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "p"}},
+                    ConsistentRead=True,
+                )
+            ),
+        ]
+
+    fast, stock = both_ways(calls)
+    assert fast == stock
+    assert fast[2][1] == "ConditionalCheckFailedException"
+    assert fast[4][0] == "error" and "unused" in fast[4][2].lower()
+    items = {i["sk"]["S"]: i for i in fast[-1]["Items"]}
+    assert items["a"]["created"]["SS"] and set(items["a"]["created"]["SS"]) == {"t1", "t2", "t3", "t9"}
+    assert items["a"]["status"] == {"S": "done"}
+    assert items["c"]["n"] == {"N": "1"}
+
+
+def test_a_signature_is_skipped_only_for_requests_moto_answers(mocked: None) -> None:
+    from moto.core.models import botocore_stubber
+
+    def signed() -> str:
+        request = AWSRequest(method="POST", url="https://dynamodb.us-east-1.amazonaws.com/", data=b"{}")
+        SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "dynamodb", REGION).add_auth(request)
+        return str(request.headers["Authorization"])
+
+    inside = signed()
+    assert inside.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")  # moto reads the account here
+    assert inside.endswith(f"Signature={speed.FIXED_SIGNATURE}")
+    botocore_stubber.enabled = False  # as for a request to LocalStack or AWS
+    try:
+        outside = signed()
+    finally:
+        botocore_stubber.enabled = True
+    assert not outside.endswith(f"Signature={speed.FIXED_SIGNATURE}")
+    adapters.SPEED.enabled = False
+    assert not signed().endswith(f"Signature={speed.FIXED_SIGNATURE}")
+
+
+def test_an_assumed_role_still_reaches_its_own_account(mocked: None) -> None:
+    """moto maps an access key to its account from the credential scope, which is kept."""
+    sts = boto3.client("sts", region_name=REGION)
+    other = sts.assume_role(RoleArn="arn:aws:iam::111111111111:role/elsewhere", RoleSessionName="speed")
+    credentials = other["Credentials"]
+    remote = boto3.client(
+        "sqs",
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    name = f"in-the-other-account-{uuid.uuid4().hex[:8]}"
+    url = remote.create_queue(QueueName=name)["QueueUrl"]
+    assert "111111111111" in url
+    here = boto3.client("sqs", region_name=REGION).list_queues(QueueNamePrefix=name)
+    assert here.get("QueueUrls", []) == []
+
+
+def test_dynamodb_answers_are_the_same_with_and_without_the_direct_json_path(mocked: None) -> None:
+    item = {
+        **key("1"),
+        "n": {"N": "1.5"},
+        "b": {"B": b"\x00\x01"},
+        "l": {"L": [{"S": "x"}, {"M": {"k": {"BOOL": True}}}]},
+        "ss": {"SS": ["a", "b"]},
+        "null": {"NULL": True},
+    }
+
+    def calls(ddb: Any, table: str) -> list[Any]:
+        ddb.put_item(TableName=table, Item=item)
+        query = ddb.query(
+            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+        )
+        got = ddb.get_item(TableName=table, Key=key("1"))
+        described = ddb.describe_table(TableName=table)["Table"]  # has a date: moto shapes it
+        return [query["Items"], query["Count"], got["Item"], described["TableStatus"]]
+
+    fast, stock = both_ways(calls)
+    assert fast == stock
+    assert fast[2] == item
