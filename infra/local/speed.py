@@ -26,6 +26,12 @@ condition and update expression
 rebuild each update-expression         once per validator and walk
 validator's node-type table at every
 node of the tree
+deep-copy a Query's matching items      hand them over as they are: what follows (filter,
+before filtering and projecting them   projection, the answer's JSON) only reads them or
+                                       builds new items
+build each JSON-protocol request        the same WSGI environ, written directly
+(POST /) with werkzeug's
+EnvironBuilder
 =====================================  ====================================================
 
 The signature shortcut applies only while moto's stubber is on: a request that leaves the
@@ -34,6 +40,7 @@ process (LocalStack, AWS) is signed as usual.
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 import re
@@ -70,12 +77,12 @@ def install_speedups() -> Speedups:
     _fixed_signatures()
     _expressions_once()
     _update_validation_walks()
+    _query_results_uncopied()
+    _json_requests_without_environ_builder()
     return SPEED
 
 
 def _parse_programs_once() -> None:
-    import copy
-
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     # Parsed programs, by definition: each execution evaluates its own copy, because
@@ -297,3 +304,75 @@ def _update_validation_walks() -> None:
         return node
 
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
+
+
+def _query_results_uncopied() -> None:
+    from moto.dynamodb.models import table
+    from moto.dynamodb.models.dynamo_type import Item
+
+    # ``Table.query`` deep-copies its matches (``copy.deepcopy(results)``) before it filters
+    # and projects them, and ``Item.project`` and ``SecondaryIndex.project`` return new items.
+    # Only that call passes a list of items; every other deepcopy in the module is untouched.
+    class _CopyOfTable:
+        copy = staticmethod(copy.copy)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if SPEED.enabled and type(value) is list and all(type(i) is Item for i in value):
+                return list(value)
+            return copy.deepcopy(value, memo)
+
+    table.copy = _CopyOfTable  # type: ignore[assignment]
+
+
+def _json_requests_without_environ_builder() -> None:
+    import io
+
+    from moto.core import request as moto_request
+
+    # A JSON-protocol call (DynamoDB, Step Functions) is a POST to "/" with a small body:
+    # its environ is the handful of keys werkzeug's EnvironBuilder would write, here
+    # written directly (test_speed compares the two). Anything else goes the stock way.
+    Request = moto_request.Request
+    stock = Request.from_primitives.__func__  # type: ignore[attr-defined]
+
+    def from_primitives(cls: Any, method: str, url: str, headers: Any, body: Any = None) -> Any:
+        if not (SPEED.enabled and method == "POST" and isinstance(body, bytes | str | None)):
+            return stock(cls, method, url, headers, body)
+        scheme, _, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        if path or not slash or "@" in host or scheme not in ("http", "https"):
+            return stock(cls, method, url, headers, body)
+        data = body.encode() if isinstance(body, str) else (body or b"")
+        name, _, port = host.partition(":")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": "/",
+            "QUERY_STRING": "",
+            "REQUEST_URI": "/",
+            "RAW_URI": "/",
+            "SERVER_NAME": name,
+            "SERVER_PORT": port or ("443" if scheme == "https" else "80"),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": host,
+            "CONTENT_LENGTH": str(len(data)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scheme,
+            "wsgi.input": io.BytesIO(data),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for key, value in headers.items():
+            if key.lower() == "transfer-encoding" or moto_request.should_preserve_original_header_name(key):
+                return stock(cls, method, url, headers, body)
+            environ_key = moto_request.environ_key_for_header(key)
+            if environ_key == "CONTENT_LENGTH":
+                continue  # the body's own length, as EnvironBuilder writes it
+            environ[environ_key] = value.decode("utf-8") if isinstance(value, bytes) else value
+        environ[moto_request.PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
+        return cls(environ)
+
+    Request.from_primitives = classmethod(from_primitives)  # type: ignore[assignment]

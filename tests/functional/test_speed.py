@@ -146,6 +146,16 @@ def test_conditions_and_updates_answer_the_same_as_stock_moto(mocked: None) -> N
                     ]
                 )
             ),
+            outcome(  # projected and filtered: the stored items must keep every attribute
+                lambda: ddb.query(
+                    TableName=table,
+                    KeyConditionExpression="pk = :p",
+                    FilterExpression="attribute_exists(#s)",
+                    ProjectionExpression="sk, #s",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":p": {"S": "p"}},
+                )
+            ),
             outcome(
                 lambda: ddb.query(
                     TableName=table,
@@ -160,6 +170,7 @@ def test_conditions_and_updates_answer_the_same_as_stock_moto(mocked: None) -> N
     assert fast == stock
     assert fast[2][1] == "ConditionalCheckFailedException"
     assert fast[4][0] == "error" and "unused" in fast[4][2].lower()
+    assert [sorted(i) for i in fast[-2]["Items"]] == [["sk", "status"]] * 2
     items = {i["sk"]["S"]: i for i in fast[-1]["Items"]}
     assert items["a"]["created"]["SS"] and set(items["a"]["created"]["SS"]) == {"t1", "t2", "t3", "t9"}
     assert items["a"]["status"] == {"S": "done"}
@@ -228,3 +239,41 @@ def test_dynamodb_answers_are_the_same_with_and_without_the_direct_json_path(moc
     fast, stock = both_ways(calls)
     assert fast == stock
     assert fast[2] == item
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "body"),
+    [
+        (
+            "https://dynamodb.us-east-1.amazonaws.com/",
+            {
+                "X-Amz-Target": b"DynamoDB_20120810.GetItem",
+                "Content-Type": b"application/x-amz-json-1.0",
+                "Authorization": b"AWS4-HMAC-SHA256 Credential=x/20261129/us-east-1/dynamodb/aws4_request",
+                "Content-Length": "2",
+            },
+            b"{}",
+        ),
+        ("http://127.0.0.1:4566/", {"X-Amz-Target": "AWSStepFunctions.StartExecution"}, '{"a": "\u00e9"}'),
+        ("https://states.us-east-1.amazonaws.com/", {"Content-Type": "application/x-amz-json-1.0"}, None),
+    ],
+)
+def test_a_json_request_gets_the_environ_werkzeug_would_build(url: str, headers: dict, body: Any) -> None:
+    from moto.core.request import Request
+
+    def built(enabled: bool) -> tuple[dict[str, Any], Any]:
+        adapters.SPEED.enabled = enabled
+        try:
+            request = Request.from_primitives("POST", url, headers, body)
+        finally:
+            adapters.SPEED.enabled = True
+        environ = {k: v for k, v in request.environ.items() if k not in ("wsgi.input", "werkzeug.request")}
+        return environ, (
+            request.data,
+            dict(request.headers),
+            request.url,
+            request.raw_url,
+            dict(request.form),
+        )
+
+    assert built(True) == built(False)
