@@ -60,3 +60,4 @@ def _housekeeping() -> Iterator[None]:
     TMP_THREADS.clear()  # moto keeps every callback waiter thread otherwise
     adapters.TIME.factor = 1.0
     adapters.TIME.per_state.clear()
+    adapters.TIME.per_execution.clear()

@@ -330,14 +330,18 @@ class TimeScale:
 
     1.0 (the default) is real time. A test of a 5-minute timeout sets 0.001 and waits 0.3 s;
     the ASL and the template stay exactly as deployed. ``per_state`` scales one state only
-    (a day-long approval gate, without squeezing the compensations that follow it).
+    (a day-long approval gate, without squeezing the compensations that follow it), and
+    ``per_execution`` one execution, by name (concurrent tests on different clocks).
     """
 
     factor = 1.0
     per_state: dict[str, float] = {}  # one clock for the whole process
+    per_execution: dict[str, float] = {}
 
-    def of(self, state: str | None) -> float:
-        return self.per_state.get(state or "", self.factor)
+    def of(self, state: str | None, execution: str | None = None) -> float:
+        if state and state in self.per_state:
+            return self.per_state[state]
+        return self.per_execution.get(execution or "", self.factor)
 
 
 TIME = TimeScale()
@@ -348,8 +352,10 @@ def install_time_scaling() -> TimeScale:
         from moto.stepfunctions.parser.asl.component.common.timeouts import heartbeat, timeout
 
         def scaled(self: Any, env: Any) -> None:
-            state = env.states.context_object.context_object_data.get("State", {}).get("Name")
-            env.stack.append(self._eval_seconds(env=env) * TIME.of(state))
+            context = env.states.context_object.context_object_data
+            state = context.get("State", {}).get("Name")
+            execution = context.get("Execution", {}).get("Name")
+            env.stack.append(self._eval_seconds(env=env) * TIME.of(state, execution))
 
         timeout.Timeout._eval_body = scaled  # type: ignore[method-assign]
         heartbeat.Heartbeat._eval_body = scaled  # type: ignore[method-assign]

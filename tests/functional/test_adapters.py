@@ -472,6 +472,20 @@ def test_timeout_seconds_are_scaled(aws: Aws) -> None:
     assert deployed["States"]["Wait"]["TimeoutSeconds"] == 2000  # the ASL itself is unchanged
 
 
+def test_one_execution_can_run_on_its_own_clock(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    machine = aws.machine("own-clock", {"Wait": _callback_task(agent, {"mode": "none"}, TimeoutSeconds=2000)})
+    adapters.TIME.per_execution["fast-clock"] = 0.001  # 2000 s -> 2 s for this execution only
+    began = time.monotonic()
+    fast = aws.start(machine, name="fast-clock")
+    slow = aws.start(machine, name="real-clock")
+    run = aws.wait(fast, started=began)  # within the wait's 10 s
+    assert run.status == "FAILED"
+    assert run.details(run.last)["error"] == "States.Timeout"
+    assert aws.sfn.describe_execution(executionArn=slow)["status"] == "RUNNING"  # still on 2000 s
+    aws.sfn.stop_execution(executionArn=slow)
+
+
 def test_heartbeat_seconds_are_scaled(aws: Aws) -> None:
     agent = aws.function("agent", "callback")
     machine = aws.machine(

@@ -414,13 +414,15 @@ COMPENSATION_BEHAVIOUR: dict[str, dict[str, Any] | None] = {
 # 60-second timeout scales below 0.1 s, so the reporter itself would time out and retry.
 TIMEOUT_COMPENSATION = ("none", "comp_fails_once")
 HANG_SECONDS = 0.6
-# TIME.factor per group of timeout cases. Every stall (0.6 s) must outlast the stalled step's
-# scaled timeout or heartbeat, and every other wait must stay long enough for work that is not
-# stalled: at 0.0015 a 5-minute timeout is 0.45 s, the callback step's 2-minute heartbeat
-# 0.18 s, a compensation's 5 minutes 0.45 s. Only Generation's 10-minute timeout needs less.
-# (A compensation that outlives its scaled timeout is retried while it still runs; moto's
-# conditional writes are not atomic across threads, so both attempts may then count.)
-TIMEOUT_GROUPS = {0.0008: ("Generation",), 0.0015: tuple(s for s in FORWARD if s != "Generation")}
+# The clock (TIME.per_execution) of a timeout case, by its stalled step. Every stall (0.6 s)
+# must outlast the stalled step's scaled timeout or heartbeat, and every other wait must stay
+# long enough for work that is not stalled: at 0.0015 a 5-minute timeout is 0.45 s, the
+# callback step's 2-minute heartbeat 0.18 s, a compensation's 5 minutes 0.45 s. Only
+# Generation's 10-minute timeout needs less. (A compensation that outlives its scaled timeout
+# is retried while it still runs; moto's conditional writes are not atomic across threads,
+# so both attempts may then count.)
+DEFAULT_TIME_FACTOR = 0.0015
+TIME_FACTOR = {"Generation": 0.0008}
 ZOMBIE_WAIT = 1.0  # every stalled attempt has woken up and tried to write by then
 STAGGER = 0.2  # seconds between starts in a group, so the scaled-down steps do not all collide
 RERUNS = 2
@@ -558,40 +560,34 @@ def wait_closed(stack: EmbeddedStack, execution_arn: str, timeout: float = 60.0)
 
 
 def run_timed(
-    stack: EmbeddedStack, request: dict[str, Any], cases: list[Case], factor: float
+    stack: EmbeddedStack, request: dict[str, Any], cases: list[Case]
 ) -> dict[Case, tuple[dict[str, Any], str]]:
-    """Start ``cases`` a little apart under one TIME.factor and wait for them all."""
-    adapters.TIME.factor = factor
-    try:
-        started = []
-        for case in cases:
-            name = f"tm-{uuid.uuid4().hex[:12]}"
-            started.append((case, name, stack.start(request, faults=case.faults, name=name)))
-            time.sleep(STAGGER)
-        return {case: (wait_closed(stack, arn), name) for case, name, arn in started}
-    finally:
-        adapters.TIME.factor = 1.0
+    """Start ``cases`` a little apart, each on its step's clock, and wait for them all."""
+    started = []
+    for case in cases:
+        name = f"tm-{uuid.uuid4().hex[:12]}"
+        adapters.TIME.per_execution[name] = TIME_FACTOR.get(case.step, DEFAULT_TIME_FACTOR)
+        started.append((case, name, stack.start(request, faults=case.faults, name=name)))
+        time.sleep(STAGGER)
+    return {case: (wait_closed(stack, arn), name) for case, name, arn in started}
 
 
 @pytest.fixture(scope="module")
 def timed_out(stack: EmbeddedStack, site: Any) -> dict[Case, tuple[dict[str, Any], str]]:
-    """Every timeout case, run group by group with the group's TIME.factor (its waits overlap).
+    """Every timeout case, all at once, each execution on its own clock (its waits overlap).
 
-    A group starts once the previous group's executions have closed (TIME.factor is read as
-    each state is entered); the earlier group's zombies wake up meanwhile. A case whose saga
-    never reached its stalled step tested nothing (a step before it, unfaulted, outran its
-    scaled-down timeout on a busy machine): it runs again, alone, and a warning says so.
+    A case whose saga never reached its stalled step tested nothing (a step before it,
+    unfaulted, outran its scaled-down timeout on a busy machine): it runs again, alone, and a
+    warning says so.
     """
     request = standard_request(site.url)
-    finished: dict[Case, tuple[dict[str, Any], str]] = {}
-    for factor, steps in TIMEOUT_GROUPS.items():
-        finished.update(run_timed(stack, request, [c for c in TIMED if c.step in steps], factor))
-        for case in [c for c in TIMED if c.step in steps]:
-            for _ in range(RERUNS):
-                if case.step in states_entered(stack.history(finished[case][0]["executionArn"])):
-                    break
-                warnings.warn(f"{case.id}: never reached {case.step}; run again alone", stacklevel=1)
-                finished.update(run_timed(stack, request, [case], factor))
+    finished = run_timed(stack, request, list(TIMED))
+    for case in TIMED:
+        for _ in range(RERUNS):
+            if case.step in states_entered(stack.history(finished[case][0]["executionArn"])):
+                break
+            warnings.warn(f"{case.id}: never reached {case.step}; run again alone", stacklevel=1)
+            finished.update(run_timed(stack, request, [case]))
     time.sleep(ZOMBIE_WAIT)  # the stalled attempts wake up after the rollback and try to write
     return finished
 
