@@ -22,6 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "cdk.out.embedded"
 SOURCES = ("infra", "functions", "statemachines")
+NOT_SYNTHESIZED = ROOT / "infra" / "local"  # the embedded stack itself: no part of the template
 
 
 def source_hash(context: dict[str, Any]) -> str:
@@ -29,7 +30,9 @@ def source_hash(context: dict[str, Any]) -> str:
     digest.update((ROOT / "cdk.json").read_bytes())
     for folder in SOURCES:
         for path in sorted((ROOT / folder).rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+            if NOT_SYNTHESIZED in path.parents or "__pycache__" in path.parts:
+                continue
+            if path.is_file() and path.suffix in (".py", ".json"):
                 digest.update(str(path.relative_to(ROOT)).encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
