@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import pickle
 import re
 import sys
@@ -52,9 +53,11 @@ from typing import Any
 
 
 class Speedups:
-    """The switch (on by default; benchmarks turn it off to compare with stock moto)."""
+    """The switch: on unless ``STEPSAGA_SPEED=off`` (``bench.testloop`` runs the test suite both
+    ways); benchmarks flip it at run time to compare with stock moto."""
 
-    enabled = True
+    default = os.environ.get("STEPSAGA_SPEED", "on").lower() != "off"
+    enabled = default
 
 
 SPEED = Speedups()
