@@ -13,14 +13,18 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from functions.common import aws
 from functions.common.errors import SagaFenced
-from functions.common.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: boto3 loads on first use; Settings would import pydantic
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    from functions.common.settings import Settings
 
 Kind = Literal["scenarios", "tests", "runs", "reports"]
 KEYS: dict[str, str] = {
@@ -35,18 +39,27 @@ ACTIVE, COMPENSATING, COMPENSATED = "ACTIVE", "COMPENSATING", "COMPENSATED"
 CHUNK = 50
 _CONFLICT_RETRIES = 5
 
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
+
+@lru_cache(maxsize=1)
+def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
+    """boto3's DynamoDB (de)serializers, imported on first use, not with this module:
+    ``boto3.dynamodb.types`` imports boto3 itself (~100 ms), which the first AWS call of an
+    invocation needs anyway but a handler's import should not pay for."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def to_item(document: dict[str, Any]) -> dict[str, Any]:
     """A JSON-like dict as a DynamoDB item (floats as Decimal)."""
+    serializer = _codec()[0]
     plain = json.loads(json.dumps(document), parse_float=Decimal)
-    return {k: _serialize(v) for k, v in plain.items() if v is not None}
+    return {k: serializer.serialize(v) for k, v in plain.items() if v is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserialize(v)) for k, v in item.items()}
+    deserializer = _codec()[1]
+    return {k: _plain(deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def _plain(value: Any) -> Any:

@@ -5,24 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from functions.common.observability import logger, metric
 from functions.common.step import Step
 from functions.common.store import DynamoSagaStore, SagaStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 Forward = Callable[[Step, SagaStore], dict[str, Any]]
 
 
 @lru_cache(maxsize=8)
 def _persistence(table: str) -> DynamoDBPersistenceLayer:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     return DynamoDBPersistenceLayer(table_name=table)
 
 
@@ -31,6 +31,10 @@ def once_per_state(step: Step, context: Any, work: Callable[[], dict[str, Any]])
 
     Failed attempts leave no record, so a retry after a failure runs the work again.
     """
+    # Imported here, not with the module: Powertools' idempotency utility imports boto3, and
+    # only the Execution handler (at least once delivery) uses it.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
     # One config per call: it holds the Lambda context, and handlers may run concurrently.
     config = IdempotencyConfig(expires_after_seconds=24 * 3600)
     if context is not None:

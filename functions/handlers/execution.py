@@ -13,7 +13,6 @@ import math
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from botocore.exceptions import ClientError
 
 from functions.agents import execution
@@ -74,6 +73,9 @@ def _report(token: str, result: dict[str, Any] | None = None, error: Exception |
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> None:
+    # Not at module level: the idempotency package imports boto3 (``forward`` loads it anyway).
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     token = (event.get("context") or {}).get("task_token")
     if not token:
         raise ValueError("Execution must be invoked by a .waitForTaskToken task")
