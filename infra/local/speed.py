@@ -23,9 +23,11 @@ sign, four HMACs                       moto still finds the account) with a fixe
                                        moto never verifies one
 tokenise and parse every DynamoDB      once per (expression, the names and values it uses)
 condition and update expression
-rebuild each update-expression         once per validator and walk
-validator's node-type table at every
-node of the tree
+rebuild each update-expression         once per validator and walk; clause counts
+validator's node-type table at every   checked at the root only (moto recounts them at
+node of the tree; deep-copy its AST    every node: quadratic); the AST copied by pickle
+size an item again for every attribute  a running total (the same limit, the same error)
+added to it (quadratic)
 deep-copy a Query's matching items      hand them over as they are: what follows (filter,
 before filtering and projecting them   projection, the answer's JSON) only reads them or
                                        builds new items
@@ -81,6 +83,7 @@ def install_speedups() -> Speedups:
     _expressions_once()
     _update_validation_walks()
     _query_results_uncopied()
+    _items_sized_once()
     _json_requests_without_environ_builder()
     return SPEED
 
@@ -281,6 +284,7 @@ def _expressions_once() -> None:
 
 
 def _update_validation_walks() -> None:
+    from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
 
     # The same walk as moto's, with the node types a processor handles looked up once per
@@ -307,6 +311,29 @@ def _update_validation_walks() -> None:
         return node
 
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
+
+    # Clauses only occur at the top of an update expression, so the root's counts are every
+    # node's counts; moto's isinstance(node, UpdateExpression) matches every node of the tree.
+    counter = validators.ActionCountValidator
+    stock_count = counter.traverse
+
+    def count_at_root(self: Any, node: Any) -> Any:
+        if not SPEED.enabled:
+            return stock_count(self, node)
+        self.verify_action_counts(node)
+        return node
+
+    counter.traverse = count_at_root
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if SPEED.enabled and isinstance(value, Node):
+            try:
+                return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            except Exception:  # a node holding something that does not pickle
+                pass
+        return copy.deepcopy(value, memo)
+
+    validators.deepcopy = deepcopy  # type: ignore[assignment]
 
 
 def _query_results_uncopied() -> None:
@@ -379,3 +406,31 @@ def _json_requests_without_environ_builder() -> None:
         return cls(environ)
 
     Request.from_primitives = classmethod(from_primitives)  # type: ignore[assignment]
+
+
+def _items_sized_once() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    # LimitedSizeDict re-sizes the whole item for every attribute set (quadratic in the
+    # attributes); building an item, a running total gives the same sum at every step.
+    stock = Item.__init__
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        if not SPEED.enabled:
+            return stock(self, hash_key, range_key, attrs)
+        self.hash_key = hash_key
+        self.range_key = range_key
+        built = LimitedSizeDict()
+        total = 0
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            total += bytesize(key) + typed.size()
+            if total > 405000:  # LimitedSizeDict's own limit
+                raise ItemSizeTooLarge
+            dict.__setitem__(built, key, typed)
+        self.attrs = built
+        return None
+
+    Item.__init__ = init  # type: ignore[method-assign]

@@ -278,3 +278,22 @@ def test_a_json_request_gets_the_environ_werkzeug_would_build(url: str, headers:
         )
 
     assert built(True) == built(False)
+
+
+def test_the_item_size_limit_holds_as_in_stock_moto(mocked: None) -> None:
+    def calls(ddb: Any, table: str) -> list[Any]:
+        def put(sk: str, kilobytes: float) -> Any:
+            filler = {f"a{i}": {"S": "x" * 1000} for i in range(int(kilobytes))}
+            return outcome(lambda: ddb.put_item(TableName=table, Item={**key(sk), **filler}))
+
+        return [
+            put("small", 3),
+            put("under", 400),
+            put("over", 410),
+            outcome(lambda: ddb.scan(TableName=table)),
+        ]
+
+    fast, stock = both_ways(calls)
+    assert fast == stock
+    assert fast[2][0] == "error" and fast[2][1] == "ValidationException"
+    assert sorted(i["sk"]["S"] for i in fast[3]["Items"]) == ["small", "under"]
