@@ -28,6 +28,9 @@ validator's node-type table at every   checked at the root only (moto recounts t
 node of the tree; deep-copy its AST    every node: quadratic); the AST copied by pickle
 size an item again for every attribute  a running total (the same limit, the same error)
 added to it (quadratic)
+route a request: match its URL against  once per URL (without its query string)
+every service's patterns, then the
+service's routes (rebuilt per call)
 deep-copy a Query's matching items      hand them over as they are: what follows (filter,
 before filtering and projecting them   projection, the answer's JSON) only reads them or
                                        builds new items
@@ -84,6 +87,7 @@ def install_speedups() -> Speedups:
     _update_validation_walks()
     _query_results_uncopied()
     _items_sized_once()
+    _routes_once()
     _json_requests_without_environ_builder()
     return SPEED
 
@@ -434,3 +438,68 @@ def _items_sized_once() -> None:
         return None
 
     Item.__init__ = init  # type: ignore[method-assign]
+
+
+def _routes_once() -> None:
+    import re
+
+    import moto.backend_index as backend_index
+    from moto.core import botocore_stubber as stubber_module
+    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+
+    # moto routes every request by matching its URL against every service's pattern, then
+    # against the matched backend's ``urls`` (a property rebuilt per call). The answer is a
+    # function of the URL (the patterns and settings do not change while the mock runs), so
+    # it is remembered per URL; the request is then handled exactly as moto does.
+    stock = stubber_module.BotocoreStubber.process_request
+    routes: dict[str, Any] = {}
+
+    def route(clean_url: str) -> Any:
+        if passthrough_url(clean_url):
+            return None
+        for service, pattern in backend_index.backend_url_patterns:
+            if not pattern.match(clean_url):
+                continue
+            if passthrough_service(service) or not service_whitelisted(service):
+                return None  # moto's own path says so (or raises)
+            import moto.backends as backends
+            from moto.core import DEFAULT_ACCOUNT_ID
+
+            backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+            if isinstance(backend_dict, stubber_module.BackendDict):
+                regions = backend_dict[DEFAULT_ACCOUNT_ID]
+                backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+            else:
+                backend = backend_dict["global"]
+            for url, method_to_execute in backend.urls.items():
+                if re.compile(url).match(clean_url):
+                    return method_to_execute
+            return None  # moto falls through to its next pattern: let it
+        return None
+
+    def process_request(self: Any, request: Any) -> Any:
+        if not SPEED.enabled:
+            return stock(self, request)
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        method_to_execute = routes.get(clean_url)
+        if method_to_execute is None:
+            method_to_execute = route(clean_url)
+            if method_to_execute is None:
+                return stock(self, request)
+            if len(routes) < 10_000:  # object URLs of S3 vary without bound
+                routes[clean_url] = method_to_execute
+        from moto.core.exceptions import HTTPException
+        from moto.moto_api import recorder
+
+        normalized_request = stubber_module.normalize_request(request)
+        try:
+            recorder._record_request(normalized_request)
+            return method_to_execute(
+                normalized_request, normalized_request.raw_url, normalized_request.headers
+            )
+        except HTTPException as error:
+            return error.code, error.get_headers(), error.get_body()
+
+    stubber_module.BotocoreStubber.process_request = process_request  # type: ignore[method-assign]

@@ -297,3 +297,20 @@ def test_the_item_size_limit_holds_as_in_stock_moto(mocked: None) -> None:
     assert fast == stock
     assert fast[2][0] == "error" and fast[2][1] == "ValidationException"
     assert sorted(i["sk"]["S"] for i in fast[3]["Items"]) == ["small", "under"]
+
+
+def test_a_url_moto_does_not_route_is_answered_as_stock_moto_answers_it(mocked: None) -> None:
+    from botocore.awsrequest import AWSPreparedRequest
+    from moto.core.models import botocore_stubber
+
+    def answer(url: str) -> Any:
+        request = AWSPreparedRequest("GET", url, {}, b"", stream_output=False)
+        return botocore_stubber.process_request(request)
+
+    for url in ("https://nothing-here.us-east-1.amazonaws.com/x", "https://example.com/"):
+        adapters.SPEED.enabled = True
+        fast = answer(url)
+        adapters.SPEED.enabled = False
+        assert fast == answer(url)
+    adapters.SPEED.enabled = True
+    assert answer("https://nothing-here.us-east-1.amazonaws.com/x")[0] == 404
