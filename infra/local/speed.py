@@ -145,15 +145,19 @@ def _clients_once() -> None:
 
 
 def _jsonpath_once() -> None:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    stock_parse = json_path.parse
-    cached_parse = lru_cache(maxsize=4096)(stock_parse)
+    # moto's JSONPath helper, and ResultPath, which imports jsonpath_ng's parse itself. A
+    # compiled expression is immutable: update_or_create changes the data it is given.
+    for module in (json_path, result_path):
+        stock_parse = module.parse
+        cached_parse = lru_cache(maxsize=4096)(stock_parse)
 
-    def parse(path: str) -> Any:
-        return cached_parse(path) if SPEED.enabled else stock_parse(path)
+        def parse(path: str, stock: Any = stock_parse, cached: Any = cached_parse) -> Any:
+            return cached(path) if SPEED.enabled else stock(path)
 
-    json_path.parse = parse  # type: ignore[assignment]
+        module.parse = parse  # type: ignore[attr-defined]
 
 
 def _dynamodb_wire_json() -> None:
