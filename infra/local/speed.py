@@ -31,6 +31,8 @@ added to it (quadratic)
 route a request: match its URL against  once per URL (without its query string)
 every service's patterns, then the
 service's routes (rebuilt per call)
+ask every retry checker whether a 2xx   no: the only one that can say yes to a 2xx is
+answer should be retried               DynamoDB's CRC32 check, and moto computes that header
 deep-copy a Query's matching items      hand them over as they are: what follows (filter,
 before filtering and projecting them   projection, the answer's JSON) only reads them or
                                        builds new items
@@ -39,8 +41,8 @@ build each JSON-protocol request        the same WSGI environ, written directly
 EnvironBuilder
 =====================================  ====================================================
 
-The signature shortcut applies only while moto's stubber is on: a request that leaves the
-process (LocalStack, AWS) is signed as usual.
+The signature and retry shortcuts apply only while moto's stubber is on: a request that
+leaves the process (LocalStack, AWS) is signed and checked as usual.
 """
 
 from __future__ import annotations
@@ -513,3 +515,28 @@ def _routes_once() -> None:
             return error.code, error.get_headers(), error.get_body()
 
     stubber_module.BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
+def _no_retry_checks_on_success() -> None:
+    from botocore.retries.standard import RetryPolicy
+    from moto.core.models import botocore_stubber
+
+    # botocore's standard retry mode runs its whole chain of checkers on every answer,
+    # successful or not (~3 % of a saga). A 2xx from moto is never retried: the one checker
+    # that could want it (a DynamoDB CRC32 mismatch) checks a header moto computes from the
+    # very body it sends.
+    stock = RetryPolicy.should_retry
+
+    def should_retry(self: Any, context: Any) -> bool:
+        response = context.http_response
+        if (
+            SPEED.enabled
+            and botocore_stubber.enabled
+            and context.caught_exception is None
+            and response is not None
+            and 200 <= response.status_code < 300
+        ):
+            return False
+        return bool(stock(self, context))
+
+    RetryPolicy.should_retry = should_retry  # type: ignore[method-assign]

@@ -315,3 +315,28 @@ def test_a_url_moto_does_not_route_is_answered_as_stock_moto_answers_it(mocked: 
         assert fast == answer(url)
     adapters.SPEED.enabled = True
     assert answer("https://nothing-here.us-east-1.amazonaws.com/x")[0] == 404
+
+
+def test_only_successful_answers_skip_the_retry_checks(mocked: None) -> None:
+    from botocore.awsrequest import AWSResponse
+    from botocore.retries.standard import RetryContext, RetryPolicy, StandardRetryConditions
+    from botocore.session import get_session
+
+    operation = get_session().get_service_model("dynamodb").operation_model("GetItem")
+    policy = RetryPolicy(StandardRetryConditions(), None)
+
+    def should_retry(status: int, code: str | None, checksum: str) -> bool:
+        response = AWSResponse(
+            "https://dynamodb.us-east-1.amazonaws.com/", status, {"x-amz-crc32": checksum}, None
+        )
+        response._content = b"{}"
+        parsed = {"Error": {"Code": code}} if code else {}
+        context = RetryContext(1, operation_model=operation, parsed_response=parsed, http_response=response)
+        return bool(policy.should_retry(context))
+
+    crc_of_empty_object = "2745614147"  # crc32(b"{}")
+    assert not should_retry(200, None, crc_of_empty_object)
+    assert should_retry(500, "InternalServerError", crc_of_empty_object)  # still checked
+    assert should_retry(400, "ThrottlingException", crc_of_empty_object)
+    adapters.SPEED.enabled = False
+    assert should_retry(200, None, "1")  # stock: a CRC mismatch is retried (never the case with moto)
