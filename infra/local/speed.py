@@ -91,6 +91,7 @@ def install_speedups() -> Speedups:
     _items_sized_once()
     _routes_once()
     _json_requests_without_environ_builder()
+    _no_retry_checks_on_success()
     return SPEED
 
 
@@ -453,8 +454,6 @@ def _items_sized_once() -> None:
 
 
 def _routes_once() -> None:
-    import re
-
     import moto.backend_index as backend_index
     from moto.core import botocore_stubber as stubber_module
     from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
@@ -466,15 +465,11 @@ def _routes_once() -> None:
     # it is remembered per URL; the request is then handled exactly as moto does.
     stock = stubber_module.BotocoreStubber.process_request
     routes: dict[str, Any] = {}
+    service_routes: dict[str, list[tuple[Any, Any]]] = {}  # S3's ``urls`` reloads a module per call
 
-    def route(clean_url: str) -> Any:
-        if passthrough_url(clean_url):
-            return None
-        for service, pattern in backend_index.backend_url_patterns:
-            if not pattern.match(clean_url):
-                continue
-            if passthrough_service(service) or not service_whitelisted(service):
-                return None  # moto's own path says so (or raises)
+    def routes_of(service: str) -> list[tuple[Any, Any]]:
+        found = service_routes.get(service)
+        if found is None:
             import moto.backends as backends
             from moto.core import DEFAULT_ACCOUNT_ID
 
@@ -484,8 +479,21 @@ def _routes_once() -> None:
                 backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
             else:
                 backend = backend_dict["global"]
-            for url, method_to_execute in backend.urls.items():
-                if re.compile(url).match(clean_url):
+            found = service_routes[service] = [
+                (re.compile(url), method) for url, method in backend.urls.items()
+            ]
+        return found
+
+    def route(clean_url: str) -> Any:
+        if passthrough_url(clean_url):
+            return None
+        for service, pattern in backend_index.backend_url_patterns:
+            if not pattern.match(clean_url):
+                continue
+            if passthrough_service(service) or not service_whitelisted(service):
+                return None  # moto's own path says so (or raises)
+            for url, method_to_execute in routes_of(service):
+                if url.match(clean_url):
                     return method_to_execute
             return None  # moto falls through to its next pattern: let it
         return None
