@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r['steps']} | {r['embedded_ms']:.0f} | {r['stock_ms']:.0f} "
                 f"| {r['stock_ms'] / r['embedded_ms']:.1f}x |"
             )
+        for speed in (True, False):  # warm both on the real saga: its first parse, first clients
+            throughput(stack, request, 1, speed)
         tput = []
         for level in (int(c) for c in args.concurrency.split(",")):
             for speed in (True, False):
