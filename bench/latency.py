@@ -41,7 +41,7 @@ def measure(stack: EmbeddedStack, request: dict[str, Any], faults: dict[str, Any
         described = stack.run(request, faults=faults)
         elapsed = (time.perf_counter() - started) * 1000
     finally:
-        adapters.SPEED.enabled = True
+        adapters.SPEED.enabled = adapters.SPEED.default
     if faults:
         assert described["status"] == "FAILED" and described.get("error") == "SagaRolledBack", described
     else:

@@ -136,19 +136,24 @@ class DynamoSagaStore:
         }
 
     def _transact(self, writes: list[dict[str, Any]], saga_id: str, step: str) -> None:
+        try:
+            self._transact_through_conflicts(writes)
+        except ClientError as error:
+            if _cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:  # the ledger entry
+                raise SagaFenced(f"{step} of saga {saga_id} is being compensated; write refused") from error
+            raise
+
+    def _transact_through_conflicts(self, writes: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, again (with jitter) while it only conflicts with others: the
+        items of a parallel step update one ledger entry, and DynamoDB cancels one of two
+        overlapping transactions, which the SDK does not retry."""
         for attempt in range(_CONFLICT_RETRIES + 1):
             try:
                 self._ddb.transact_write_items(TransactItems=writes)
                 return
             except ClientError as error:
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    raise SagaFenced(
-                        f"{step} of saga {saga_id} is being compensated; write refused"
-                    ) from error
-                # Concurrent items of a parallel step update the same ledger entry: DynamoDB
-                # cancels one of two overlapping transactions, which the SDK does not retry.
-                if "TransactionConflict" not in reasons or attempt == _CONFLICT_RETRIES:
+                failed = {code for code in _cancellation_reasons(error) if code not in (None, "None")}
+                if failed != {"TransactionConflict"} or attempt == _CONFLICT_RETRIES:
                     raise
                 time.sleep(random.uniform(0, 0.05 * 2**attempt))
 
@@ -158,9 +163,7 @@ class DynamoSagaStore:
 
     def get(self, kind: Kind, saga_id: str, item_id: str) -> dict[str, Any] | None:
         response = self._ddb.get_item(
-            TableName=self._tables[kind],
-            Key={"saga_id": {"S": saga_id}, KEYS[kind]: {"S": item_id}},
-            ConsistentRead=True,
+            TableName=self._tables[kind], Key=self._key(kind, saga_id, item_id), ConsistentRead=True
         )
         return from_item(response["Item"]) if "Item" in response else None
 
@@ -254,8 +257,7 @@ class DynamoSagaStore:
 
     def _set_existing(self, kind: Kind, saga_id: str, ids: list[str], status: str) -> int:
         """An item that does not exist fails its condition and cancels the transaction, which
-        then runs again without it; a conflict with a concurrent transaction is retried."""
-        conflicts = 0
+        then runs again without it."""
         while ids:
             updates = [
                 {
@@ -271,24 +273,23 @@ class DynamoSagaStore:
                 for item_id in ids
             ]
             try:
-                self._ddb.transact_write_items(TransactItems=updates)
+                self._transact_through_conflicts(updates)
                 return len(ids)
             except ClientError as error:
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
-                if "ConditionalCheckFailed" in reasons:
-                    ids = [
-                        i for i, code in zip(ids, reasons, strict=True) if code != "ConditionalCheckFailed"
-                    ]
-                    continue
-                if "TransactionConflict" not in reasons or conflicts == _CONFLICT_RETRIES:
+                reasons = _cancellation_reasons(error)
+                if len(reasons) != len(ids) or "ConditionalCheckFailed" not in reasons:
                     raise
-                conflicts += 1
-                time.sleep(random.uniform(0, 0.05 * 2**conflicts))
+                ids = [i for i, code in zip(ids, reasons, strict=True) if code != "ConditionalCheckFailed"]
         return 0
 
     @staticmethod
     def _key(kind: Kind, saga_id: str, item_id: str) -> dict[str, Any]:
         return {"saga_id": {"S": saga_id}, KEYS[kind]: {"S": item_id}}
+
+
+def _cancellation_reasons(error: ClientError) -> list[str | None]:
+    """The code of each item of a cancelled transaction, in order ("None" where it was fine)."""
+    return [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
 
 
 class ArtifactStore(Protocol):

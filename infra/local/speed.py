@@ -1,54 +1,56 @@
 """Speed adaptations of the embedded stack: work moto and botocore repeat on every call, done once.
 
-None of them changes an answer: each one caches a pure function of its input, or skips work
-whose result nobody in the process reads. ``SPEED.enabled`` switches them all off at once, so
-``bench/`` can measure stock moto side by side in the same process, and
-``tests/functional/test_speed.py`` asserts that both give the same answers.
+Each one caches a pure function of its input, or skips work whose result nobody in the
+process reads, so the answers stay the same. ``SPEED.enabled`` switches them all off at
+once, so ``bench/`` can measure stock moto side by side in the same process, and
+``tests/functional/test_speed.py`` checks that both give the same answers (and that every
+adaptation is installed).
 
-=====================================  ====================================================
-stock, on every call                   here
-=====================================  ====================================================
-parse the ASL of every execution       parse once per definition; each execution unpickles
-                                       its own copy (7x cheaper than ``copy.deepcopy``)
-build a boto3 client for every task    one client per (region, service)
-compile every JSONPath                 compile once (``lru_cache``)
-serialise DynamoDB answers through     answer with their wire JSON, which they already are
+====================================  =====================================================
+stock, on every call                  here
+====================================  =====================================================
+parse the ASL of every execution      once per definition; each execution unpickles its own
+                                      copy (7x cheaper than ``copy.deepcopy``)
+build a boto3 client for every task   one client per (region, service)
+compile every JSONPath                once (moto's helper and ``ResultPath``)
+serialise DynamoDB answers through    answer with their wire JSON, which they already are
 the service model
-list a response class's methods with   once per class (it is ~10 % of a small call)
-``inspect.getmembers``
-a 52-character request id from         a uuid4's hex (nobody checks its alphabet)
-``random.choice``
-SigV4: canonical request, string to    the same headers (credential scope included, so
-sign, four HMACs                       moto still finds the account) with a fixed signature;
-                                       moto never verifies one
-tokenise and parse every DynamoDB      once per (expression, the names and values it uses)
+list a response class's methods       once per class (~10 % of a small call)
+(``inspect.getmembers``)
+route a URL through every service's   once per URL; the passthrough and allow-list checks
+patterns, then the backend's          still run on every call, and ``reset()`` (called when
+``urls`` (S3 reloads a module)        the embedded stack starts a mock) forgets the routes
+a 52-character request id drawn       a uuid4 (it ignores moto's seeded ``mock_random``:
+from moto's random                    nothing here seeds it)
+SigV4 in the Authorization header:    the same headers, credential scope included (moto
+canonical request, four HMACs         finds the account there), a fixed signature; never for
+                                      a presigned URL, nor once moto checks signatures
+                                      (``INITIAL_NO_AUTH_ACTION_COUNT``)
+tokenise and parse every DynamoDB     once per expression and the names and values it uses
 condition and update expression
-rebuild each update-expression         once per validator and walk; clause counts
-validator's node-type table at every   checked at the root only (moto recounts them at
-node of the tree; deep-copy its AST    every node: quadratic); the AST copied by pickle
-size an item again for every attribute  a running total (the same limit, the same error)
-added to it (quadratic)
-route a request: match its URL against  once per URL (without its query string)
-every service's patterns, then the
-service's routes (rebuilt per call)
-ask every retry checker whether a 2xx   no: the only one that can say yes to a 2xx is
-answer should be retried               DynamoDB's CRC32 check, and moto computes that header
-deep-copy a Query's matching items      hand them over as they are: what follows (filter,
-before filtering and projecting them   projection, the answer's JSON) only reads them or
-                                       builds new items
-build each JSON-protocol request        the same WSGI environ, written directly
-(POST /) with werkzeug's
-EnvironBuilder
-=====================================  ====================================================
+walk an update's AST rebuilding the   the table looked up once per walk; the AST copied by
+node-type table at every node;        pickle
+deep-copy the AST
+re-size an item for every attribute   a running total (the same limit, the same error)
+set (quadratic)
+deep-copy a Query's matches before    copy each item's attribute table: what follows
+filtering and projecting them         (filter, projection, the answer) only reads them
+build each JSON request's (POST /)    the same WSGI environ, written directly
+environ with werkzeug's builder
+ask every retry checker about a 2xx   no: only a CRC32 mismatch could want a retry, and moto
+                                      computes that header (a success on the last allowed
+                                      attempt no longer says ``MaxAttemptsReached``)
+====================================  =====================================================
 
-The signature and retry shortcuts apply only while moto's stubber is on: a request that
-leaves the process (LocalStack, AWS) is signed and checked as usual.
+The signature and retry shortcuts apply only while moto answers in this process: a
+request to LocalStack or AWS is signed and checked as usual.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import pickle
 import re
@@ -74,10 +76,22 @@ _installed = False
 
 def install_speedups() -> Speedups:
     global _installed
-    with _lock:
+    with _lock:  # held while patching: no caller returns before every patch is in place
         if _installed:
             return SPEED
+        _install()
         _installed = True
+    return SPEED
+
+
+def answered_in_process() -> bool:
+    """Whether requests are answered by moto in this process (the mock is on)."""
+    from moto.core.models import botocore_stubber
+
+    return bool(botocore_stubber.enabled)
+
+
+def _install() -> None:
     _parse_programs_once()
     _clients_once()
     _jsonpath_once()
@@ -87,12 +101,11 @@ def install_speedups() -> Speedups:
     _fixed_signatures()
     _expressions_once()
     _update_validation_walks()
-    _query_results_uncopied()
+    _query_results_shallow()
     _items_sized_once()
     _routes_once()
     _json_requests_without_environ_builder()
     _no_retry_checks_on_success()
-    return SPEED
 
 
 def _parse_programs_once() -> None:
@@ -100,23 +113,22 @@ def _parse_programs_once() -> None:
 
     # Parsed programs, by definition: each execution evaluates its own copy, because
     # components may keep state while they run. Unpickling is the cheap deep copy.
-    programs: dict[str, tuple[Any, bytes | None]] = {}
+    programs: dict[str, bytes | None] = {}
     parse_entrypoint = ExecutionWorker._get_evaluation_entrypoint
 
     def entrypoint(self: Any) -> Any:
-        if not SPEED.enabled:
-            return parse_entrypoint(self)
         definition = self._evaluation_details.state_machine_details.definition
-        found = programs.get(definition)
-        if found is None:
+        if not SPEED.enabled or programs.get(definition, b"") is None:
+            return parse_entrypoint(self)  # off, or a program that does not pickle: parse it
+        pickled = programs.get(definition)
+        if pickled is None:
             program = parse_entrypoint(self)
             try:
-                pickled: bytes | None = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # a component that does not pickle: deep-copy that program instead
-                pickled = None
-            found = programs[definition] = (program, pickled)
-        program, pickled = found
-        return pickle.loads(pickled) if pickled is not None else copy.deepcopy(program)
+                programs[definition] = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                programs[definition] = None
+            return program  # this execution's own: the cache keeps only the pickle
+        return pickle.loads(pickled)
 
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
 
@@ -222,12 +234,20 @@ FIXED_SIGNATURE = "0" * 64
 def _fixed_signatures() -> None:
     from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, get_current_datetime  # type: ignore[attr-defined]
     from botocore.exceptions import NoCredentialsError
-    from moto.core.models import botocore_stubber
+    from moto import settings
 
     stock = SigV4Auth.add_auth
+    header_signature = SigV4Auth._inject_signature_to_request  # type: ignore[attr-defined]
 
     def add_auth(self: Any, request: Any) -> None:
-        if not (SPEED.enabled and botocore_stubber.enabled):
+        # Only a signature in the Authorization header (a presigned URL carries its own in the
+        # query), and only while moto does not check signatures (it does once IAM checks are on).
+        if not (
+            SPEED.enabled
+            and answered_in_process()
+            and type(self)._inject_signature_to_request is header_signature
+            and math.isinf(settings.INITIAL_NO_AUTH_ACTION_COUNT)
+        ):
             return stock(self, request)
         if self.credentials is None:
             raise NoCredentialsError()
@@ -329,19 +349,6 @@ def _update_validation_walks() -> None:
 
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
 
-    # Clauses only occur at the top of an update expression, so the root's counts are every
-    # node's counts; moto's isinstance(node, UpdateExpression) matches every node of the tree.
-    counter = validators.ActionCountValidator
-    stock_count = counter.traverse
-
-    def count_at_root(self: Any, node: Any) -> Any:
-        if not SPEED.enabled:
-            return stock_count(self, node)
-        self.verify_action_counts(node)
-        return node
-
-    counter.traverse = count_at_root
-
     def deepcopy(value: Any, memo: Any = None) -> Any:
         if SPEED.enabled and isinstance(value, Node):
             try:
@@ -353,20 +360,31 @@ def _update_validation_walks() -> None:
     validators.deepcopy = deepcopy  # type: ignore[assignment]
 
 
-def _query_results_uncopied() -> None:
+def _query_results_shallow() -> None:
     from moto.dynamodb.models import table
-    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 
     # ``Table.query`` deep-copies its matches (``copy.deepcopy(results)``) before it filters
-    # and projects them, and ``Item.project`` and ``SecondaryIndex.project`` return new items.
-    # Only that call passes a list of items; every other deepcopy in the module is untouched.
+    # and projects them; ``Item.project`` and ``SecondaryIndex.project`` build new items and
+    # the answer only reads them. A copy of each item's attribute table is enough: an update
+    # running meanwhile replaces attribute values in the stored item's table, not in this
+    # copy (the dict copy itself is atomic under the GIL). Only that call passes a list of
+    # items; every other deepcopy in the module is untouched.
+    def shallow(item: Any) -> Any:
+        copied: Any = Item.__new__(Item)
+        copied.hash_key, copied.range_key = item.hash_key, item.range_key
+        attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.update(attrs, item.attrs)  # the stored item passed the size check already
+        copied.attrs = attrs
+        return copied
+
     class _CopyOfTable:
         copy = staticmethod(copy.copy)
 
         @staticmethod
         def deepcopy(value: Any, memo: Any = None) -> Any:
             if SPEED.enabled and type(value) is list and all(type(i) is Item for i in value):
-                return list(value)
+                return [shallow(i) for i in value]
             return copy.deepcopy(value, memo)
 
     table.copy = _CopyOfTable  # type: ignore[assignment]
@@ -416,6 +434,8 @@ def _json_requests_without_environ_builder() -> None:
             if key.lower() == "transfer-encoding" or moto_request.should_preserve_original_header_name(key):
                 return stock(cls, method, url, headers, body)
             environ_key = moto_request.environ_key_for_header(key)
+            if environ_key in environ and environ_key != "CONTENT_LENGTH":
+                return stock(cls, method, url, headers, body)  # a repeated header: werkzeug joins them
             if environ_key == "CONTENT_LENGTH":
                 continue  # the body's own length, as EnvironBuilder writes it
             environ[environ_key] = value.decode("utf-8") if isinstance(value, bytes) else value
@@ -453,6 +473,18 @@ def _items_sized_once() -> None:
     Item.__init__ = init  # type: ignore[method-assign]
 
 
+# Routes found so far, by URL: (service, handler); and each service's compiled routes.
+_ROUTES: dict[str, tuple[str, Any]] = {}
+_SERVICE_ROUTES: dict[str, list[tuple[Any, Any]]] = {}
+
+
+def reset() -> None:
+    """Forget the routes (a new mock may run with other endpoint or passthrough settings)."""
+    with _lock:
+        _ROUTES.clear()
+        _SERVICE_ROUTES.clear()
+
+
 def _routes_once() -> None:
     import moto.backend_index as backend_index
     from moto.core import botocore_stubber as stubber_module
@@ -460,15 +492,14 @@ def _routes_once() -> None:
     from moto.core.utils import get_equivalent_url_in_aws_domain
 
     # moto routes every request by matching its URL against every service's pattern, then
-    # against the matched backend's ``urls`` (a property rebuilt per call). The answer is a
-    # function of the URL (the patterns and settings do not change while the mock runs), so
-    # it is remembered per URL; the request is then handled exactly as moto does.
+    # against the matched backend's ``urls`` (a property rebuilt per call; S3's reloads a
+    # module). Which handler serves a URL depends on the URL alone while a mock runs, so it
+    # is remembered per URL; the passthrough and allow-list checks, which depend on
+    # settings, run on every call; the request is then handled exactly as moto does.
     stock = stubber_module.BotocoreStubber.process_request
-    routes: dict[str, Any] = {}
-    service_routes: dict[str, list[tuple[Any, Any]]] = {}  # S3's ``urls`` reloads a module per call
 
     def routes_of(service: str) -> list[tuple[Any, Any]]:
-        found = service_routes.get(service)
+        found = _SERVICE_ROUTES.get(service)
         if found is None:
             import moto.backends as backends
             from moto.core import DEFAULT_ACCOUNT_ID
@@ -479,22 +510,17 @@ def _routes_once() -> None:
                 backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
             else:
                 backend = backend_dict["global"]
-            found = service_routes[service] = [
-                (re.compile(url), method) for url, method in backend.urls.items()
-            ]
+            found = [(re.compile(url), method) for url, method in backend.urls.items()]
+            _SERVICE_ROUTES[service] = found
         return found
 
-    def route(clean_url: str) -> Any:
-        if passthrough_url(clean_url):
-            return None
+    def route(clean_url: str) -> tuple[str, Any] | None:
         for service, pattern in backend_index.backend_url_patterns:
             if not pattern.match(clean_url):
                 continue
-            if passthrough_service(service) or not service_whitelisted(service):
-                return None  # moto's own path says so (or raises)
             for url, method_to_execute in routes_of(service):
                 if url.match(clean_url):
-                    return method_to_execute
+                    return service, method_to_execute
             return None  # moto falls through to its next pattern: let it
         return None
 
@@ -503,13 +529,16 @@ def _routes_once() -> None:
             return stock(self, request)
         parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
         clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
-        method_to_execute = routes.get(clean_url)
-        if method_to_execute is None:
-            method_to_execute = route(clean_url)
-            if method_to_execute is None:
+        found = _ROUTES.get(clean_url)
+        if found is None:
+            found = route(clean_url)
+            if found is None:
                 return stock(self, request)
-            if len(routes) < 10_000:  # object URLs of S3 vary without bound
-                routes[clean_url] = method_to_execute
+            if len(_ROUTES) < 10_000:  # object URLs of S3 vary without bound
+                _ROUTES[clean_url] = found
+        service, method_to_execute = found
+        if passthrough_url(clean_url) or passthrough_service(service) or not service_whitelisted(service):
+            return stock(self, request)  # moto's own path passes it through (or refuses it)
         from moto.core.exceptions import HTTPException
         from moto.moto_api import recorder
 
@@ -527,7 +556,6 @@ def _routes_once() -> None:
 
 def _no_retry_checks_on_success() -> None:
     from botocore.retries.standard import RetryPolicy
-    from moto.core.models import botocore_stubber
 
     # botocore's standard retry mode runs its whole chain of checkers on every answer,
     # successful or not (~3 % of a saga). A 2xx from moto is never retried: the one checker
@@ -539,7 +567,7 @@ def _no_retry_checks_on_success() -> None:
         response = context.http_response
         if (
             SPEED.enabled
-            and botocore_stubber.enabled
+            and answered_in_process()
             and context.caught_exception is None
             and response is not None
             and 200 <= response.status_code < 300

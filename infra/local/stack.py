@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 
 from infra import names
-from infra.local import adapters, synth
+from infra.local import adapters, speed, synth
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -105,6 +105,7 @@ class EmbeddedStack:
         else:
             self._start_server(self.server_port)
         adapters.install_all()
+        speed.reset()  # routes learnt under an earlier mock's settings
         adapters.RUNTIME_ENV.clear()
         adapters.RUNTIME_ENV.update(self.runtime_env)
 

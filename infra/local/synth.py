@@ -1,7 +1,8 @@
 """Synthesize the CDK app once per change of its sources, not once per run or test.
 
 The cloud assembly is cached under ``cdk.out.embedded/<hash>``, keyed by the content of
-``infra/``, ``functions/``, ``statemachines/``, ``cdk.json`` and the context. Synthesis runs in
+``infra/`` (not the embedded stack's own modules in ``infra/local/``, this one excepted),
+``functions/``, ``statemachines/``, ``cdk.json`` and the context. Synthesis runs in
 a subprocess so the jsii Node.js kernel does not linger in the caller.
 
     python -m infra.local.synth OUTDIR CONTEXT_JSON
@@ -22,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "cdk.out.embedded"
 SOURCES = ("infra", "functions", "statemachines")
-NOT_SYNTHESIZED = ROOT / "infra" / "local"  # the embedded stack itself: no part of the template
+NOT_SYNTHESIZED = Path("infra") / "local"  # the embedded stack itself: no part of the template
 
 
 def source_hash(context: dict[str, Any]) -> str:
@@ -30,7 +31,10 @@ def source_hash(context: dict[str, Any]) -> str:
     digest.update((ROOT / "cdk.json").read_bytes())
     for folder in SOURCES:
         for path in sorted((ROOT / folder).rglob("*")):
-            if NOT_SYNTHESIZED in path.parents or "__pycache__" in path.parts:
+            relative = path.relative_to(ROOT)
+            if "__pycache__" in path.parts or (
+                NOT_SYNTHESIZED in relative.parents and path.name != Path(__file__).name
+            ):
                 continue
             if path.is_file() and path.suffix in (".py", ".json"):
                 digest.update(str(path.relative_to(ROOT)).encode())

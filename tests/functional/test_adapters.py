@@ -476,9 +476,9 @@ def test_one_execution_can_run_on_its_own_clock(aws: Aws) -> None:
     agent = aws.function("agent", "callback")
     machine = aws.machine("own-clock", {"Wait": _callback_task(agent, {"mode": "none"}, TimeoutSeconds=2000)})
     adapters.TIME.per_execution["fast-clock"] = 0.001  # 2000 s -> 2 s for this execution only
+    slow = aws.start(machine, name="real-clock")  # first: a clock shared by both would end it first
     began = time.monotonic()
     fast = aws.start(machine, name="fast-clock")
-    slow = aws.start(machine, name="real-clock")
     run = aws.wait(fast, started=began)  # within the wait's 10 s
     assert run.status == "FAILED"
     assert run.details(run.last)["error"] == "States.Timeout"

@@ -177,9 +177,9 @@ def test_conditions_and_updates_answer_the_same_as_stock_moto(mocked: None) -> N
     assert items["c"]["n"] == {"N": "1"}
 
 
-def test_a_signature_is_skipped_only_for_requests_moto_answers(mocked: None) -> None:
-    from moto.core.models import botocore_stubber
-
+def test_a_signature_is_skipped_only_for_requests_moto_answers(
+    mocked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def signed() -> str:
         request = AWSRequest(method="POST", url="https://dynamodb.us-east-1.amazonaws.com/", data=b"{}")
         SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "dynamodb", REGION).add_auth(request)
@@ -189,11 +189,9 @@ def test_a_signature_is_skipped_only_for_requests_moto_answers(mocked: None) -> 
     inside = signed()
     assert inside.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")  # moto reads the account here
     assert inside.endswith(f"Signature={speed.FIXED_SIGNATURE}")
-    botocore_stubber.enabled = False  # as for a request to LocalStack or AWS
-    try:
+    with monkeypatch.context() as patched:  # as for a request to LocalStack or AWS
+        patched.setattr(speed, "answered_in_process", lambda: False)
         outside = signed()
-    finally:
-        botocore_stubber.enabled = True
     assert not outside.endswith(f"Signature={speed.FIXED_SIGNATURE}")
     assert inside.split(",")[0] == outside.split(",")[0]  # the same credential scope
     adapters.SPEED.enabled = False
@@ -260,7 +258,9 @@ def test_dynamodb_answers_are_the_same_with_and_without_the_direct_json_path(moc
         ("https://states.us-east-1.amazonaws.com/", {"Content-Type": "application/x-amz-json-1.0"}, None),
     ],
 )
-def test_a_json_request_gets_the_environ_werkzeug_would_build(url: str, headers: dict, body: Any) -> None:
+def test_a_json_request_gets_the_environ_werkzeug_would_build(
+    mocked: None, url: str, headers: dict, body: Any
+) -> None:
     from moto.core.request import Request
 
     def built(enabled: bool) -> tuple[dict[str, Any], Any]:
@@ -308,7 +308,7 @@ def test_a_url_moto_does_not_route_is_answered_as_stock_moto_answers_it(mocked: 
         request = AWSPreparedRequest("GET", url, {}, b"", stream_output=False)
         return botocore_stubber.process_request(request)
 
-    for url in ("https://nothing-here.us-east-1.amazonaws.com/x", "https://example.com/"):
+    for url in ("https://nothing-here.us-east-1.amazonaws.com/x", "https://example.com/"):  # twice: cached
         adapters.SPEED.enabled = True
         fast = answer(url)
         adapters.SPEED.enabled = False
@@ -342,3 +342,75 @@ def test_only_successful_answers_skip_the_retry_checks(mocked: None) -> None:
     assert should_retry(400, "ThrottlingException", crc_of_empty_object)
     adapters.SPEED.enabled = False
     assert should_retry(200, None, "1")  # stock: a CRC mismatch is retried (never the case with moto)
+
+
+def test_a_presigned_url_keeps_its_real_signature(mocked: None) -> None:
+    import requests
+
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", region_name=REGION, config=Config(signature_version="s3v4"))
+    bucket = f"presign-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"body")
+    adapters.SPEED.enabled = True
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
+    assert "X-Amz-Signature=" in url and speed.FIXED_SIGNATURE not in url
+    answer = requests.get(url, timeout=10)
+    assert (answer.status_code, answer.content) == (200, b"body")
+
+
+def test_an_update_with_repeated_clauses_is_refused_as_stock_moto_refuses_it(mocked: None) -> None:
+    def calls(ddb: Any, table: str) -> list[Any]:
+        return [
+            outcome(
+                lambda: ddb.update_item(
+                    TableName=table,
+                    Key=key("a"),
+                    UpdateExpression="ADD x :one ADD y :one SET a = :v SET b = :v",
+                    ExpressionAttributeValues={":one": {"N": "1"}, ":v": {"S": "v"}},
+                )
+            )
+        ]
+
+    fast, stock = both_ways(calls)
+    assert fast == stock and fast[0][0] == "error"
+
+
+def test_every_adaptation_is_installed(mocked: None) -> None:
+    """A shortcut that is defined but never installed would pass every other test here."""
+    from botocore.auth import SigV4Auth
+    from botocore.retries.standard import RetryPolicy
+    from moto.core import responses
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.request import Request
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models import table
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    targets = {
+        "program parse": ExecutionWorker._get_evaluation_entrypoint,
+        "JSONPath": json_path.parse,
+        "ResultPath JSONPath": result_path.parse,
+        "wire JSON": responses.ActionResult.execute_result,
+        "method names": responses.method_names_from_class,
+        "request ids": responses.gen_amzn_requestid_long,
+        "signatures": SigV4Auth.add_auth,
+        "update expressions": UpdateExpressionParser.make,
+        "conditions": ConditionExpressionParser.parse,
+        "validator walks": DepthFirstTraverser.traverse_node_recursively,
+        "validator copies": validators.deepcopy,
+        "query copies": table.copy.deepcopy,
+        "item sizes": Item.__init__,
+        "routes": BotocoreStubber.process_request,
+        "environ": Request.from_primitives,
+        "retries": RetryPolicy.should_retry,
+    }
+    elsewhere = {name: fn.__module__ for name, fn in targets.items() if fn.__module__ != speed.__name__}
+    assert elsewhere == {}

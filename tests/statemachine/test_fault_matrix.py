@@ -419,10 +419,9 @@ HANG_SECONDS = 0.6
 # long enough for work that is not stalled: at 0.0015 a 5-minute timeout is 0.45 s, the
 # callback step's 2-minute heartbeat 0.18 s, a compensation's 5 minutes 0.45 s. Only
 # Generation's 10-minute timeout needs less. (A compensation that outlives its scaled timeout
-# is retried while it still runs; moto's conditional writes are not atomic across threads,
-# so both attempts may then count.)
+# is retried while it still runs, and both attempts may then count.)
 DEFAULT_TIME_FACTOR = 0.0015
-TIME_FACTOR = {"Generation": 0.0008}
+TIME_FACTOR_BY_STEP = {"Generation": 0.0008}
 ZOMBIE_WAIT = 1.0  # every stalled attempt has woken up and tried to write by then
 STAGGER = 0.2  # seconds between starts in a group, so the scaled-down steps do not all collide
 RERUNS = 2
@@ -566,7 +565,7 @@ def run_timed(
     started = []
     for case in cases:
         name = f"tm-{uuid.uuid4().hex[:12]}"
-        adapters.TIME.per_execution[name] = TIME_FACTOR.get(case.step, DEFAULT_TIME_FACTOR)
+        adapters.TIME.per_execution[name] = TIME_FACTOR_BY_STEP.get(case.step, DEFAULT_TIME_FACTOR)
         started.append((case, name, stack.start(request, faults=case.faults, name=name)))
         time.sleep(STAGGER)
     return {case: (wait_closed(stack, arn), name) for case, name, arn in started}
