@@ -182,4 +182,4 @@ def undo(step: Step, store: SagaStore, artifacts: ArtifactStore) -> dict[str, An
         cleaned = store.set_status("runs", step.saga_id, created(entry, "runs"), "CLEANED")
         return deleted + cleaned
 
-    return compensate(store, step.saga_id, STEP, _undo)
+    return compensate(store, step.saga_id, STEP, _undo, fenced=step.fenced)

@@ -86,4 +86,5 @@ def undo(step: Step, store: SagaStore) -> dict[str, Any]:
         step.saga_id,
         STEP,
         lambda entry: store.set_status("tests", step.saga_id, created(entry, "tests"), "INVALID"),
+        fenced=step.fenced,
     )

@@ -14,15 +14,21 @@ def created(entry: dict[str, Any], kind: str) -> list[str]:
 
 
 def compensate(
-    store: SagaStore, saga_id: str, step: str, undo: Callable[[dict[str, Any]], int]
+    store: SagaStore,
+    saga_id: str,
+    step: str,
+    undo: Callable[[dict[str, Any]], int],
+    fenced: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Undo what ``step`` recorded, at most once.
 
     ``begin_compensation`` fences the step (a late attempt can no longer write) and returns
-    the ledger entry; ``undo`` reverses exactly the ids in it and must itself be idempotent,
-    so a compensation that crashed half-way can simply run again.
+    the ledger entry; ``fenced`` is that entry when the caller has fenced the step already
+    (the compensation handler does, first thing), which saves a second conditional write.
+    ``undo`` reverses exactly the ids in the entry and must itself be idempotent, so a
+    compensation that crashed half-way can simply run again.
     """
-    entry = store.begin_compensation(saga_id, step)
+    entry = fenced if fenced is not None else store.begin_compensation(saga_id, step)
     if entry["status"] == COMPENSATED:
         return {"step": step, "undone": 0, "already_compensated": True}
     undone = undo(entry)

@@ -60,4 +60,5 @@ def undo(step: Step, store: SagaStore) -> dict[str, Any]:
         step.saga_id,
         STEP,
         lambda entry: store.delete("scenarios", step.saga_id, created(entry, "scenarios")),
+        fenced=step.fenced,
     )

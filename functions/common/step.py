@@ -53,6 +53,8 @@ class Step:
         if strict and self.input.faults and not self.settings.allow_fault_injection:
             raise InvalidRequest("faults: fault injection is disabled in this deployment")
         self.faults = FaultPlan(self.input.faults, self.settings.allow_fault_injection)
+        # A compensation's ledger entry, once its handler has fenced the step.
+        self.fenced: dict[str, Any] | None = None
 
     @property
     def saga_id(self) -> str:

@@ -85,7 +85,7 @@ def backward(event: dict[str, Any], agent: Forward) -> dict[str, Any]:
     step = Step(event)
     store = DynamoSagaStore(step.settings)
     # Fence first: even a compensation that fails at once has closed its step to late writes.
-    store.begin_compensation(step.saga_id, step.ctx.state.removeprefix("Compensate"))
+    step.fenced = store.begin_compensation(step.saga_id, step.ctx.state.removeprefix("Compensate"))
     step.faults.before_work(step.ctx)
     result = agent(step, store)
     metric("CompensationExecuted", step=step.ctx.state)

@@ -31,3 +31,18 @@ def test_set_status_handles_more_items_than_one_transaction(stack: Any) -> None:
 
     assert store.set_status("runs", saga_id, [*ids, "missing"], "CLEANED") == 130
     assert {r["status"] for r in store.items("runs", saga_id)} == {"CLEANED"}
+
+
+def test_a_compensation_fences_its_step_once(stack: Any, request_doc: Any, monkeypatch: Any) -> None:
+    fenced: list[str] = []
+    begin = DynamoSagaStore.begin_compensation
+
+    def counting(self: DynamoSagaStore, saga_id: str, step: str) -> dict[str, Any]:
+        fenced.append(step)
+        return begin(self, saga_id, step)
+
+    monkeypatch.setattr(DynamoSagaStore, "begin_compensation", counting)
+    described = stack.run(request_doc, faults={"Execution": {"mode": "permanent"}})
+
+    assert described["error"] == "SagaRolledBack"
+    assert sorted(fenced) == ["Execution", "Generation", "Requirements"]  # one write each
