@@ -19,8 +19,8 @@ asl: $(PY)                         ## regenerate statemachines/*.asl.json and do
 	$(PY) -m statemachines && $(PY) -m infra.diagram
 viewer: $(PY)                      ## the local execution viewer on 127.0.0.1:8080
 	$(PY) -m infra.local.viewer --port 8080
-bench: $(PY)                       ## latency vs stock moto, 1000-test scale, cost model, cold start
-	$(PY) -m bench.latency --png docs/latency.png && $(PY) -m bench.testloop && $(PY) -m bench.scale && $(PY) -m infra.cost && $(PY) -m bench.coldstart
+bench: $(PY)                       ## latency, saga length, throughput, test loop (vs stock moto), scale, cost, cold start
+	$(PY) -m bench.latency --png docs/latency.png && $(PY) -m bench.orchestration && $(PY) -m bench.testloop && $(PY) -m bench.scale && $(PY) -m infra.cost && $(PY) -m bench.coldstart
 synth: $(PY)                       ## cdk synth (needs the CDK CLI: npx aws-cdk)
 	npx --yes aws-cdk@2 synth
 deploy: $(PY)                      ## cdk deploy to the current AWS account
