@@ -346,7 +346,6 @@ def test_only_successful_answers_skip_the_retry_checks(mocked: None) -> None:
 
 def test_a_presigned_url_keeps_its_real_signature(mocked: None) -> None:
     import requests
-
     from botocore.config import Config
 
     s3 = boto3.client("s3", region_name=REGION, config=Config(signature_version="s3v4"))
