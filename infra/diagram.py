@@ -20,6 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from statemachines.generated import write_or_check
 from statemachines.saga import Saga, compile_saga
 from statemachines.test_generation import TEST_GENERATION
 
@@ -702,20 +703,7 @@ def main(argv: list[str] | None = None, directory: Path = DIAGRAM_DIR) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.diagram", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a diagram file is stale")
     args = parser.parse_args(argv)
-    stale = []
-    for path, text in outputs(directory).items():
-        if path.exists() and path.read_text() == text:
-            continue
-        if args.check:
-            stale.append(path.name)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            print(f"wrote {path}")
-    if stale:
-        print(f"stale: {', '.join(stale)}; run `python -m infra.diagram`", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(outputs(directory), check=args.check, regenerate="python -m infra.diagram")
 
 
 if __name__ == "__main__":

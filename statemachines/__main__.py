@@ -8,25 +8,15 @@ import json
 import sys
 
 from statemachines import asl_path, machines
+from statemachines.generated import write_or_check
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    stale = []
-    for name, compile_machine in machines().items():
-        path = asl_path(name)
-        text = json.dumps(compile_machine(), indent=2) + "\n"
-        if path.exists() and path.read_text() == text:
-            continue
-        if check:
-            stale.append(path.name)
-        else:
-            path.write_text(text)
-            print(f"wrote {path}")
-    if stale:
-        print(f"stale: {', '.join(stale)}; run `python -m statemachines`", file=sys.stderr)
-        return 1
-    return 0
+    files = {
+        asl_path(name): json.dumps(compile_machine(), indent=2) + "\n"
+        for name, compile_machine in machines().items()
+    }
+    return write_or_check(files, check="--check" in argv, regenerate="python -m statemachines")
 
 
 if __name__ == "__main__":
