@@ -15,9 +15,9 @@ from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Validati
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 
+from infra import defaults
 from statemachines import SAGAS
 
 if TYPE_CHECKING:
@@ -78,12 +78,7 @@ def add_api(stack: StepSagaStack) -> apigw.RestApi:
     api_key_auth = str(stack.node.try_get_context(CTX_API_AUTH) or "iam") == "api-key"
     function = _api_function(stack, machines)
 
-    access_logs = logs.LogGroup(
-        stack,
-        "SagaApiAccessLogs",
-        retention=logs.RetentionDays.ONE_MONTH,
-        removal_policy=RemovalPolicy.DESTROY,
-    )
+    access_logs = defaults.log_group(stack, "SagaApiAccessLogs")
     api = apigw.RestApi(
         stack,
         "SagaApi",
@@ -209,15 +204,12 @@ def add_api(stack: StepSagaStack) -> apigw.RestApi:
 
 
 def _api_function(stack: StepSagaStack, machines: Mapping[str, sfn.StateMachine]) -> lambda_.Function:
-    log_group = logs.LogGroup(
-        stack, "ApiLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-    )
     arns = {name: machine.state_machine_arn for name, machine in machines.items()}
     steps = {name: [step.name for step in saga.steps if not step.gate] for name, saga in SAGAS.items()}
-    function = lambda_.Function(
+    function = defaults.python_function(
         stack,
         "ApiFunction",
-        runtime=lambda_.Runtime.PYTHON_3_13,
+        logs_id="ApiLogs",
         handler=HANDLER,
         code=stack._code,
         layers=[stack.powertools],
@@ -229,8 +221,6 @@ def _api_function(stack: StepSagaStack, machines: Mapping[str, sfn.StateMachine]
             "STATE_MACHINE_ARNS": stack.to_json_string(arns),
             "SAGA_STEPS": json.dumps(steps),
         },
-        tracing=lambda_.Tracing.ACTIVE,
-        log_group=log_group,
         description="stepsaga HTTP API",
     )
     machine_arns = [stack.machine_arn(name) for name in SAGAS]

@@ -30,10 +30,11 @@ from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+
+from infra import defaults
 
 NAMESPACE = "StepSaga"
 HANDLER = "functions.handlers.saga_events.handler"
@@ -69,27 +70,14 @@ class SagaObservability(Construct):
         self.active_table = self._table("ActiveSagasTable", "id", None, ttl="expires")
 
         # Events EventBridge could not deliver, or the handler could not handle, end here.
-        self.event_dead_letters = sqs.Queue(
-            self,
-            "SagaEventsDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        log_group = logs.LogGroup(
-            self,
-            "SagaEventsLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.function = lambda_.Function(
+        self.event_dead_letters = defaults.dead_letter_queue(self, "SagaEventsDeadLetterQueue")
+        self.function = defaults.python_function(
             self,
             "SagaEventsFunction",
-            runtime=lambda_.Runtime.PYTHON_3_13,
+            logs_id="SagaEventsLogs",
             handler=HANDLER,
             code=code,
-            layers=list(layers),
-            memory_size=256,
+            layers=layers,
             timeout=Duration.seconds(30),
             environment={
                 **(environment or {}),
@@ -98,8 +86,6 @@ class SagaObservability(Construct):
                 "ACTIVE_SAGAS_TABLE": self.active_table.table_name,
                 "STATE_MACHINE_PREFIX": state_machine_prefix,
             },
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
             description="stepsaga saga lifecycle: audit outcome, active sagas, saga metrics",
             retry_attempts=2,  # the handler is idempotent; after that, the event goes to the queue
             dead_letter_queue=self.event_dead_letters,

@@ -19,14 +19,12 @@ from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.common.store import KEYS
-from infra import names
+from infra import defaults, names
 from infra.api import add_api
 from infra.monitoring import SagaAlarms
 from infra.observability import SagaObservability
@@ -81,13 +79,7 @@ class StepSagaStack(Stack):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.dead_letters = sqs.Queue(
-            self,
-            "CompensationDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letters = defaults.dead_letter_queue(self, "CompensationDeadLetterQueue")
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
@@ -194,30 +186,21 @@ class StepSagaStack(Stack):
     def _function(self, state: str, handler: str, timeout_seconds: int) -> lambda_.Function:
         fn = self._by_handler.get(handler)
         if fn is None:
-            log_group = logs.LogGroup(
-                self,
-                f"{state}Logs",
-                retention=logs.RetentionDays.ONE_MONTH,
-                removal_policy=RemovalPolicy.DESTROY,
-            )
-            fn = lambda_.Function(
+            fn = defaults.python_function(
                 self,
                 f"{state}Function",
-                runtime=lambda_.Runtime.PYTHON_3_13,
+                logs_id=f"{state}Logs",
                 handler=handler,
                 code=self._code,
                 layers=[self.powertools],
-                memory_size=256,
                 timeout=Duration.seconds(min(timeout_seconds, 900)),
                 environment={**self._environment, "POWERTOOLS_SERVICE_NAME": state},
-                tracing=lambda_.Tracing.ACTIVE,
-                log_group=log_group,
+                description=f"stepsaga {state}",
                 # Callback steps are invoked asynchronously: a duplicate is handled by idempotency,
                 # and Lambda's own async retries would only add duplicates.
                 retry_attempts=0,
                 # The state machines invoke versions: the async setting must be on them too.
                 current_version_options=lambda_.VersionOptions(retry_attempts=0),
-                description=f"stepsaga {state}",
             )
             self._by_handler[handler] = fn
         self.functions[function_key(state)] = fn
@@ -295,12 +278,7 @@ class StepSagaStack(Stack):
                 [other] = [n for n in self.state_machines if state_machine_key(n) == key]
                 substitutions[key] = self.state_machines[other].state_machine_arn
         construct_id = "".join(part.capitalize() for part in name.split("-"))
-        log_group = logs.LogGroup(
-            self,
-            f"{construct_id}StateMachineLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        log_group = defaults.log_group(self, f"{construct_id}StateMachineLogs")
         machine = sfn.StateMachine(
             self,
             f"{construct_id}StateMachine",
