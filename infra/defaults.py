@@ -6,10 +6,36 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+
+def table(
+    scope: Construct,
+    construct_id: str,
+    partition: str,
+    sort: str | None,
+    *,
+    ttl: str | None = None,
+    retain: bool = False,
+) -> ddb.Table:
+    """On demand, encrypted, with point-in-time recovery; string keys."""
+    return ddb.Table(
+        scope,
+        construct_id,
+        partition_key=ddb.Attribute(name=partition, type=ddb.AttributeType.STRING),
+        sort_key=ddb.Attribute(name=sort, type=ddb.AttributeType.STRING) if sort else None,
+        time_to_live_attribute=ttl,
+        billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+        encryption=ddb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+    )
 
 
 def log_group(scope: Construct, construct_id: str) -> logs.LogGroup:

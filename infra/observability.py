@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -66,8 +65,9 @@ class SagaObservability(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.state_machines = dict(state_machines)
-        self.audit_table = self._table("AuditTable", "saga_id", "sk", retain=True)
-        self.active_table = self._table("ActiveSagasTable", "id", None, ttl="expires")
+        # The audit trail outlives the stack; the counters can be rebuilt.
+        self.audit_table = defaults.table(self, "AuditTable", "saga_id", "sk", retain=True)
+        self.active_table = defaults.table(self, "ActiveSagasTable", "id", None, ttl="expires")
 
         # Events EventBridge could not deliver, or the handler could not handle, end here.
         self.event_dead_letters = defaults.dead_letter_queue(self, "SagaEventsDeadLetterQueue")
@@ -129,31 +129,6 @@ class SagaObservability(Construct):
                 id=_PACK + "SQS3",
                 reason="This queue is itself the dead-letter queue of the execution status rule's target.",
             )
-        )
-
-    # -- data --------------------------------------------------------------------------------
-    def _table(
-        self,
-        construct_id: str,
-        partition: str,
-        sort: str | None,
-        *,
-        retain: bool = False,
-        ttl: str | None = None,
-    ) -> ddb.Table:
-        return ddb.Table(
-            self,
-            construct_id,
-            partition_key=ddb.Attribute(name=partition, type=ddb.AttributeType.STRING),
-            sort_key=ddb.Attribute(name=sort, type=ddb.AttributeType.STRING) if sort else None,
-            time_to_live_attribute=ttl,
-            billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
-            encryption=ddb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            # The audit trail outlives the stack; the counters can be rebuilt.
-            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
 
     def grant_audit_read(self, grantee: lambda_.IFunction) -> None:

@@ -148,19 +148,7 @@ class StepSagaStack(Stack):
 
     # -- data --------------------------------------------------------------------------------
     def _table(self, name: str, partition: str, sort: str | None, ttl: str | None = None) -> ddb.Table:
-        return ddb.Table(
-            self,
-            f"{name}Table",
-            partition_key=ddb.Attribute(name=partition, type=ddb.AttributeType.STRING),
-            sort_key=ddb.Attribute(name=sort, type=ddb.AttributeType.STRING) if sort else None,
-            time_to_live_attribute=ttl,
-            billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
-            encryption=ddb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        return defaults.table(self, f"{name}Table", partition, sort, ttl=ttl)
 
     # -- functions ---------------------------------------------------------------------------
     def _saga_functions(self, saga: Saga) -> None:
