@@ -72,6 +72,7 @@ class Speedups:
 SPEED = Speedups()
 _lock = threading.RLock()
 _installed = False
+_STUBBER: Any = None  # moto's botocore stubber, once installed
 
 
 def install_speedups() -> Speedups:
@@ -86,12 +87,14 @@ def install_speedups() -> Speedups:
 
 def answered_in_process() -> bool:
     """Whether requests are answered by moto in this process (the mock is on)."""
-    from moto.core.models import botocore_stubber
-
-    return bool(botocore_stubber.enabled)
+    return bool(_STUBBER.enabled)
 
 
 def _install() -> None:
+    global _STUBBER
+    from moto.core.models import botocore_stubber
+
+    _STUBBER = botocore_stubber  # asked on every signature and retry check: imported once
     _parse_programs_once()
     _clients_once()
     _jsonpath_once()
@@ -489,7 +492,9 @@ def _routes_once() -> None:
     import moto.backend_index as backend_index
     from moto.core import botocore_stubber as stubber_module
     from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+    from moto.core.exceptions import HTTPException
     from moto.core.utils import get_equivalent_url_in_aws_domain
+    from moto.moto_api import recorder
 
     # moto routes every request by matching its URL against every service's pattern, then
     # against the matched backend's ``urls`` (a property rebuilt per call; S3's reloads a
@@ -539,9 +544,6 @@ def _routes_once() -> None:
         service, method_to_execute = found
         if passthrough_url(clean_url) or passthrough_service(service) or not service_whitelisted(service):
             return stock(self, request)  # moto's own path passes it through (or refuses it)
-        from moto.core.exceptions import HTTPException
-        from moto.moto_api import recorder
-
         normalized_request = stubber_module.normalize_request(request)
         try:
             recorder._record_request(normalized_request)
