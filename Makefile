@@ -10,17 +10,17 @@ $(PY):
 .PHONY: setup run test lint asl viewer bench synth deploy local-up local-deploy
 setup: $(PY)                       ## create .venv and install everything
 run: $(PY)                         ## two sagas on the embedded stack, histories and data printed
-	$(PY) -m infra.local.run
+	$(PY) -m stepsaga run
 test: $(PY)                        ## the whole suite (embedded stack, no AWS account needed)
 	$(PY) -m pytest
 lint: $(PY)                        ## ruff, the ASL drift check, mypy
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m statemachines --check && $(PY) -m infra.diagram --check && $(VENV)/bin/mypy
-asl: $(PY)                         ## regenerate statemachines/*.asl.json and docs/diagrams from the declarations
-	$(PY) -m statemachines && $(PY) -m infra.diagram
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m statemachines --check && $(VENV)/bin/mypy
+asl: $(PY)                         ## regenerate statemachines/asl/*.asl.json and docs/diagrams from the declarations
+	$(PY) -m statemachines
 viewer: $(PY)                      ## the local execution viewer on 127.0.0.1:8080
-	$(PY) -m infra.local.viewer --port 8080
+	$(PY) -m stepsaga viewer --port 8080
 bench: $(PY)                       ## latency, saga length, throughput, test loop (vs stock moto), scale, cost, cold start
-	$(PY) -m bench.latency --png docs/latency.png && $(PY) -m bench.orchestration && $(PY) -m bench.testloop && $(PY) -m bench.scale && $(PY) -m infra.cost && $(PY) -m bench.coldstart
+	$(PY) -m bench.latency --png docs/latency.png && $(PY) -m bench.orchestration && $(PY) -m bench.testloop && $(PY) -m bench.scale && $(PY) -m stepsaga cost && $(PY) -m bench.coldstart
 synth: $(PY)                       ## cdk synth (needs the CDK CLI: npx aws-cdk)
 	npx --yes aws-cdk@2 synth
 deploy: $(PY)                      ## cdk deploy to the current AWS account

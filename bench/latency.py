@@ -18,9 +18,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from infra.local import EmbeddedStack, adapters
-from infra.local.demo_site import DemoSite
-from statemachines.test_generation import TEST_GENERATION
+from statemachines.catalogue import TEST_GENERATION
+from stepsaga.cli.demo_site import DemoSite
+from stepsaga.embedded import EmbeddedStack, adapters
 
 STORIES = [
     'As a visitor I open / and see "Welcome to Acme"',

@@ -22,9 +22,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from infra.local import EmbeddedStack, adapters
-from infra.local.demo_site import DemoSite
 from statemachines.saga import RetryPolicy, Saga, Step, compile_saga
+from stepsaga.cli.demo_site import DemoSite
+from stepsaga.embedded import EmbeddedStack, adapters
 
 STEP_COUNTS = (3, 6, 12, 25, 50)
 STORIES = ["Open / and see 'Welcome'", "Open /pricing and see 'Plans'"]

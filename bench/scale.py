@@ -11,8 +11,8 @@ import argparse
 import time
 import warnings
 
-from infra.local import EmbeddedStack
-from infra.local.demo_site import DemoSite
+from stepsaga.cli.demo_site import DemoSite
+from stepsaga.embedded import EmbeddedStack
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 
 from infra import defaults
-from statemachines import SAGAS
+from statemachines.catalogue import SAGAS
 
 if TYPE_CHECKING:
     from infra.stack import StepSagaStack

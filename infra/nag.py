@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, Validations
 
-from statemachines import PARENTS
+from statemachines.catalogue import PARENTS
 
 if TYPE_CHECKING:
     from infra.stack import StepSagaStack

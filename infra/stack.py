@@ -28,7 +28,7 @@ from infra import defaults, names
 from infra.api import add_api
 from infra.monitoring import SagaAlarms
 from infra.observability import SagaObservability
-from statemachines import PARENTS, SAGAS, machines
+from statemachines.catalogue import PARENTS, SAGAS, machines
 from statemachines.parent import state_machine_key
 from statemachines.saga import REPORT_COMPENSATION_FAILURE, Saga, Step, function_key
 

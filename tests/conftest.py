@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
-from infra.local import EmbeddedStack, adapters
-from infra.local.demo_site import DemoSite
+from stepsaga.cli.demo_site import DemoSite
+from stepsaga.embedded import EmbeddedStack, adapters
 
 STORIES = [
     'As a visitor I open / and see "Welcome to Acme"',

@@ -1,5 +1,5 @@
 """Execution history rows as the Step Functions console shows them (id, type, state,
-elapsed ms, error). The one implementation: the API serves it, ``infra.local.history``
+elapsed ms, error). The one implementation: the API serves it, ``stepsaga.cli.history``
 renders it as a table (Lambda code cannot import ``infra``, so it lives here)."""
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "error": failure.get("Error"),
         "cause": failure.get("Cause"),
         "left_to_undo": remaining,
-        "resume": "run the remaining compensations: infra.local.resume.resume(stack, saga_id) on the "
+        "resume": "run the remaining compensations: stepsaga.cli.resume.resume(stack, saga_id) on the "
         "embedded stack; on AWS invoke each Compensate<Step> function (see docs/RELIABILITY.md)",
     }
     response = aws.client("sqs").send_message(

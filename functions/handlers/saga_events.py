@@ -1,5 +1,5 @@
 """Saga lifecycle from "Step Functions Execution Status Change" events (EventBridge on AWS,
-``infra.local.events`` on the embedded stack).
+``stepsaga.embedded.events`` on the embedded stack).
 
 For each event of one of the stack's state machines:
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from infra.saga_cli import Client, CliError
+from stepsaga.cli.saga import Client, CliError
 
 TARGETS = ("embedded", "localstack", "aws")
 
@@ -103,7 +103,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         raise pytest.UsageError(f"STEPSAGA_E2E_TARGET must be one of {', '.join(TARGETS)}")
     site = os.environ.get("STEPSAGA_E2E_SITE_URL")
     if name == "embedded":
-        from infra.local.api_server import serve
+        from stepsaga.cli.api_server import serve
 
         stack = request.getfixturevalue("stack")
         demo = request.getfixturevalue("site")

@@ -1,4 +1,4 @@
-"""One test (at least) per adapter in ``infra.local.adapters``: each asserts the behaviour the
+"""One test (at least) per adapter in ``stepsaga.embedded.adapters``: each asserts the behaviour the
 adapter adds to moto, so it fails without it. Small state machines and functions are created
 with boto3 under ``mock_aws``; the handlers live in ``handlers_for_tests``."""
 
@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local import adapters
+from stepsaga.embedded import adapters
 from tests.functional import handlers_for_tests as handlers
 
 pytestmark = pytest.mark.functional

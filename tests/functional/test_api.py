@@ -1,5 +1,5 @@
-"""The saga HTTP API (functions/api, functions/handlers/api.py) served by infra/local/api_server.py
-over the embedded stack, driven with urllib; then the saga CLI (infra/saga_cli.py) against it."""
+"""The saga HTTP API (functions/api, functions/handlers/api.py) served by stepsaga/cli/api_server.py
+over the embedded stack, driven with urllib; then the saga CLI (stepsaga/cli/saga.py) against it."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from functions.api import history as api_history
-from infra.local import EmbeddedStack
-from infra.local import history as console_history
-from infra.local.api_server import ApiServer, match_resource, serve, to_event
-from infra.local.demo_site import DemoSite
+from stepsaga.cli import history as console_history
+from stepsaga.cli.api_server import ApiServer, match_resource, serve, to_event
+from stepsaga.cli.demo_site import DemoSite
+from stepsaga.embedded import EmbeddedStack
 from tests.conftest import STORIES
 
 pytestmark = pytest.mark.functional
@@ -473,7 +473,7 @@ def test_bad_request_is_refused_and_changes_nothing(
 
 def test_a_deployment_without_fault_injection_or_a_machine_refuses_them(api: Api) -> None:
     """The API reads what it may do from its environment: faults off, one machine missing."""
-    from infra.local.api_server import ApiServer, handler_environment
+    from stepsaga.cli.api_server import ApiServer, handler_environment
 
     env = handler_environment(api.stack)
     arns = json.loads(env["STATE_MACHINE_ARNS"])
@@ -657,9 +657,9 @@ def test_openapi_document(api: Api) -> None:
     assert error == {"$ref": "#/components/schemas/ErrorBody"}
 
 
-# -- the saga CLI (infra/saga_cli.py) against the local server ------------------------------------
+# -- the saga CLI (stepsaga/cli/saga.py) against the local server ------------------------------------
 def _cli(api: Api, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    from infra import saga_cli
+    from stepsaga.cli import saga as saga_cli
 
     capsys.readouterr()
     code = saga_cli.main(["--endpoint", api.url, *argv])
@@ -802,7 +802,7 @@ def test_cli_usage_errors(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_signs_with_an_aws_profile(
     api: Api, capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from infra.saga_cli import _signer
+    from stepsaga.cli.saga import _signer
 
     credentials = tmp_path / "credentials"
     credentials.write_text("[tester]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n")
@@ -844,8 +844,8 @@ def api_assembly(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import sys
     from pathlib import Path
 
-    from infra.local.stack import EMBEDDED_CONTEXT
-    from infra.local.synth import ROOT, cloud_assembly
+    from stepsaga.embedded.stack import EMBEDDED_CONTEXT
+    from stepsaga.embedded.synth import ROOT, cloud_assembly
 
     if "add_api(" in (ROOT / "infra" / "stack.py").read_text():
         return cloud_assembly(EMBEDDED_CONTEXT)

@@ -18,7 +18,7 @@ import pytest
 from functions import audit
 from functions.audit import active
 from functions.handlers import saga_events
-from infra.local import EmbeddedStack, adapters, events
+from stepsaga.embedded import EmbeddedStack, adapters, events
 
 pytestmark = pytest.mark.functional
 
@@ -249,7 +249,7 @@ def _task_event(saga_id: str, state: str, attempt: int = 0, token: str | None = 
 
 def test_a_failing_task_is_audited_and_counted_by_step_and_error(audited, monkeypatch, capsys):
     from functions.common.observability import lambda_handler
-    from infra.local.metrics_summary import parse
+    from stepsaga.cli.metrics_summary import parse
 
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")

@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from infra.local import adapters, speed
+from stepsaga.embedded import adapters, speed
 
 REGION = "us-east-1"
 

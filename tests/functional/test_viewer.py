@@ -1,4 +1,4 @@
-"""infra/local/viewer.py: the local execution viewer, against sagas run on the embedded stack,
+"""stepsaga/cli/viewer.py: the local execution viewer, against sagas run on the embedded stack,
 then rendered by headless Chromium (skipped when /usr/bin/chromium is not installed)."""
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from infra.local import EmbeddedStack
-from infra.local.demo_site import DemoSite
-from infra.local.history import rows
-from infra.local.viewer import (
+from statemachines.catalogue import TEST_GENERATION
+from statemachines.saga import compile_saga
+from stepsaga.cli.demo_site import DemoSite
+from stepsaga.cli.history import rows
+from stepsaga.cli.viewer import (
     COMPENSATED,
     FAILED,
     NOT_RUN,
@@ -32,7 +33,7 @@ from infra.local.viewer import (
     serve,
     transitions_taken,
 )
-from statemachines import TEST_GENERATION, compile_saga
+from stepsaga.embedded import EmbeddedStack
 from tests.conftest import STORIES
 
 pytestmark = pytest.mark.functional

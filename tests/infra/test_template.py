@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from infra import names
-from infra.local.stack import EMBEDDED_CONTEXT
-from infra.local.synth import cloud_assembly
 from infra.nag import findings
-from statemachines import TEST_GENERATION, compile_saga, machines
+from statemachines.catalogue import TEST_GENERATION, machines
+from statemachines.saga import compile_saga
+from stepsaga.embedded.stack import EMBEDDED_CONTEXT
+from stepsaga.embedded.synth import cloud_assembly
 
 pytestmark = pytest.mark.infra
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.local import EmbeddedStack
+from stepsaga.embedded import EmbeddedStack
 
 FORWARD = ["Requirements", "Generation", "Execution", "Observation", "Analysis", "Evolution"]
 COMPENSABLE = ["Requirements", "Generation", "Execution"]

@@ -37,9 +37,7 @@ from functions.agents.requirements import derive_scenarios
 from functions.common.models import Fault, SagaInput
 from functions.common.store import ACTIVE, COMPENSATED, COMPENSATING
 from functions.handlers.compensation_failure import left_to_undo
-from infra.local import EmbeddedStack, adapters
-from infra.local.resume import dead_letters, remove_dead_letters
-from infra.local.stack import ACCOUNT, REGION
+from statemachines.catalogue import TEST_GENERATION
 from statemachines.saga import (
     COMPENSATION_FAILED,
     INPUT_REJECTED,
@@ -47,7 +45,9 @@ from statemachines.saga import (
     ROLLED_BACK,
     SUCCEEDED,
 )
-from statemachines.test_generation import TEST_GENERATION
+from stepsaga.cli.resume import dead_letters, remove_dead_letters
+from stepsaga.embedded import EmbeddedStack, adapters
+from stepsaga.embedded.stack import ACCOUNT, REGION
 from tests.conftest import STORIES
 from tests.statemachine.saga_assertions import assert_nothing_orphaned
 

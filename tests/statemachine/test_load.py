@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from infra.local import EmbeddedStack
-from infra.local.resume import dead_letters
+from stepsaga.cli.resume import dead_letters
+from stepsaga.embedded import EmbeddedStack
 from tests.statemachine.test_fault_matrix import (
     COMPENSABLE,
     FORWARD,

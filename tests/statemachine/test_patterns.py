@@ -12,7 +12,7 @@ import pytest
 from functions.agents.requirements import derive_scenarios
 from functions.common.models import SagaRequest
 from functions.control import SagaFinished, SagaNotFound, SagaNotWaiting
-from infra.local import EmbeddedStack, adapters
+from stepsaga.embedded import EmbeddedStack, adapters
 from tests.statemachine.saga_assertions import ledger_of
 
 pytestmark = pytest.mark.statemachine

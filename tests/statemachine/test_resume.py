@@ -1,4 +1,4 @@
-"""Resuming a saga that ended CompensationFailed, on the embedded stack (infra.local.resume)."""
+"""Resuming a saga that ended CompensationFailed, on the embedded stack (stepsaga.cli.resume)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from infra.local import EmbeddedStack
-from infra.local.resume import dead_letters, demo, function_name, resume
+from stepsaga.cli.resume import dead_letters, demo, function_name, resume
+from stepsaga.embedded import EmbeddedStack
 from tests.statemachine.saga_assertions import assert_nothing_orphaned, ledger_of
 from tests.statemachine.test_fault_matrix import (
     COMPENSABLE,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from infra.local import EmbeddedStack, adapters
+from stepsaga.embedded import EmbeddedStack, adapters
 from tests.statemachine.saga_assertions import (
     FORWARD,
     assert_nothing_orphaned,

@@ -1,4 +1,4 @@
-"""infra/cost.py: transitions, invocations and dollars per saga path, from the compiled ASL.
+"""statemachines/tools/cost.py: transitions, invocations and dollars per saga path, from the compiled ASL.
 
 Expected counts are derived by hand from the ASL (statemachines/test-generation.asl.json):
 six forward Tasks, then SagaSucceeded; a failure at step k enters the chain at the nearest
@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from infra import cost
-from statemachines import SAGAS, TEST_GENERATION, compile_saga
+from statemachines.catalogue import SAGAS, TEST_GENERATION
 from statemachines.saga import (
     COMPENSATION_FAILED,
     INPUT_REJECTED,
@@ -26,7 +25,10 @@ from statemachines.saga import (
     RetryPolicy,
     Saga,
     Step,
+    compile_saga,
 )
+from statemachines.tools import cost
+from stepsaga.cli import cost as cost_command
 
 pytestmark = pytest.mark.unit
 
@@ -353,16 +355,16 @@ def test_sample_design_is_well_formed_and_costs_more_on_failure() -> None:
 
 
 def test_cli_text_markdown_and_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cost.main(["--check"]) == 0
+    assert cost_command.main(["--check"]) == 0
     text = capsys.readouterr().out
     assert "happy" in text and "samples' design" in text and "Express: not eligible" in text
 
-    assert cost.main(["--markdown"]) == 0
+    assert cost_command.main(["--markdown"]) == 0
     markdown = capsys.readouterr().out
     assert "| path | transitions | Lambda invocations |" in markdown
     assert "| happy | 7 | 6 | 175.00 |" in markdown
 
-    assert cost.main(["--json", "--duration-ms", "200", "--state-duration-ms", "Execution=1000"]) == 0
+    assert cost_command.main(["--json", "--duration-ms", "200", "--state-duration-ms", "Execution=1000"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["express"]["eligible"] is False
     assert data["assumptions"]["state_duration_ms"] == {"Execution": 1000.0}
@@ -372,5 +374,5 @@ def test_cli_text_markdown_and_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_rejects_a_malformed_state_duration(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        cost.main(["--state-duration-ms", "Execution"])
+        cost_command.main(["--state-duration-ms", "Execution"])
     assert "STATE=MS" in capsys.readouterr().err

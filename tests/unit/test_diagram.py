@@ -1,4 +1,4 @@
-"""infra/diagram.py: Mermaid and SVG diagrams of a saga, and ``python -m infra.diagram [--check]``."""
+"""statemachines/tools/diagram.py: Mermaid and SVG diagrams of a saga, and their generated files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from infra import diagram
-from statemachines import SAGAS, TEST_GENERATION, compile_saga
+import statemachines.__main__ as generate
+from statemachines import generated
+from statemachines.catalogue import SAGAS, TEST_GENERATION
+from statemachines.saga import compile_saga
+from statemachines.tools import diagram
 
 pytestmark = pytest.mark.unit
 
@@ -171,19 +174,19 @@ def test_a_definition_with_other_state_types_still_lays_out():
 
 
 def test_committed_diagrams_are_up_to_date():
-    assert diagram.main(["--check"]) == 0, "run `python -m infra.diagram`"
-    for path, text in diagram.outputs().items():
+    assert generate.main(["--check"]) == 0, "run `python -m statemachines`"
+    for path, text in generated.diagram_files().items():
         assert path.read_text() == text
 
 
 def test_check_reports_stale_files_and_writing_fixes_them(tmp_path: Path, capsys):
-    assert diagram.main(["--check"], directory=tmp_path) == 1  # missing
+    assert generate.main(["--check"], diagram_dir=tmp_path) == 1  # missing
     assert list(tmp_path.iterdir()) == []  # --check never writes
     assert "stale: test-generation.mmd, test-generation.svg" in capsys.readouterr().err
-    assert diagram.main([], directory=tmp_path) == 0
-    assert diagram.main(["--check"], directory=tmp_path) == 0
+    assert generate.main([], diagram_dir=tmp_path) == 0
+    assert generate.main(["--check"], diagram_dir=tmp_path) == 0
     (tmp_path / "test-generation.svg").write_text("<svg/>")
-    assert diagram.main(["--check"], directory=tmp_path) == 1
+    assert generate.main(["--check"], diagram_dir=tmp_path) == 1
     assert (tmp_path / "test-generation.svg").read_text() == "<svg/>"
 
 

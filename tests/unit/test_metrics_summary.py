@@ -1,4 +1,4 @@
-"""The EMF parser and aggregation of ``infra.local.metrics_summary``, on made-up lines."""
+"""The EMF parser and aggregation of ``stepsaga.cli.metrics_summary``, on made-up lines."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.local import metrics_summary as ms
+from stepsaga.cli import metrics_summary as ms
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ import pytest
 
 from functions.common import errors
 from functions.common import targets as _targets
-from statemachines import HERE, TEST_GENERATION, asl_path, render
+from statemachines.catalogue import ASL_DIR, TEST_GENERATION, asl_path
 from statemachines.saga import (
     COMPENSATION_FAILED,
     INPUT_REJECTED,
@@ -28,6 +28,7 @@ from statemachines.saga import (
     Step,
     compile_saga,
     function_key,
+    render,
 )
 
 pytestmark = pytest.mark.unit
@@ -393,7 +394,7 @@ def test_step_names_colliding_with_generated_states_are_rejected(name: str) -> N
 
 def test_committed_asl_is_up_to_date() -> None:
     committed = asl_path(TEST_GENERATION)
-    assert committed == HERE / "test-generation.asl.json"
+    assert committed == ASL_DIR / "test-generation.asl.json"
     assert render(TEST_GENERATION) == committed.read_text(), "stale ASL: run `python -m statemachines`"
 
 

@@ -1,4 +1,4 @@
-"""statemachines/__main__.py: ``python -m statemachines [--check]``."""
+"""statemachines/__main__.py: ``python -m statemachines [--check]``, on the ASL files."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ from pathlib import Path
 import pytest
 
 import statemachines.__main__ as cli
-from statemachines import TEST_GENERATION, machines, render
+from statemachines.catalogue import TEST_GENERATION, machines
+from statemachines.saga import render
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the CLI at a scratch file instead of the committed ASL."""
-    path = tmp_path / "test-generation.asl.json"
-    monkeypatch.setattr(cli, "asl_path", lambda name: tmp_path / f"{name}.asl.json")
-    return path
+    """Point the CLI at scratch folders instead of the committed ASL and diagrams."""
+    real = cli.main
+    diagrams = tmp_path / "diagrams"
+    real([], asl_dir=tmp_path / "unused", diagram_dir=diagrams)  # the diagrams are not under test here
+    monkeypatch.setattr(cli, "main", lambda argv: real(argv, asl_dir=tmp_path, diagram_dir=diagrams))
+    return tmp_path / "test-generation.asl.json"
 
 
 def test_check_passes_on_the_committed_files() -> None:

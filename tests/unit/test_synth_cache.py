@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from infra.local import synth
+from stepsaga.embedded import synth
 
 
 @pytest.fixture
 def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for relative in (
         "infra/stack.py",
-        "infra/local/adapters.py",
-        "infra/local/synth.py",
+        "stepsaga/embedded/adapters.py",
+        "stepsaga/embedded/synth.py",
         "functions/agent.py",
         "statemachines/s.py",
     ):
@@ -27,14 +27,14 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_embedded_stack_own_code_does_not_invalidate_the_cache(tree: Path) -> None:
     before = synth.source_hash({})
-    (tree / "infra/local/adapters.py").write_text("# v2\n")
+    (tree / "stepsaga/embedded/adapters.py").write_text("# v2\n")
     assert synth.source_hash({}) == before
 
 
-# synth.py builds the assembly: it counts, although it lives in infra/local.
+# synth.py builds the assembly: it counts, although it lives with the embedded stack.
 TEMPLATE_SOURCES = [
     "infra/stack.py",
-    "infra/local/synth.py",
+    "stepsaga/embedded/synth.py",
     "functions/agent.py",
     "statemachines/s.py",
     "cdk.json",

@@ -7,7 +7,7 @@
 
 The template is the one ``cdk deploy`` would deploy: its assets go to the bootstrap bucket,
 the bootstrap version parameter is put in SSM, and ``create_stack`` creates every resource.
-Lambda handlers then run in-process (see ``infra.local.adapters``).
+Lambda handlers then run in-process (see ``stepsaga.embedded.adapters``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 
 from infra import names
-from infra.local import adapters, speed, synth
+from stepsaga.embedded import adapters, speed, synth
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -123,7 +123,7 @@ class EmbeddedStack:
         self.runtime_env["AWS_ENDPOINT_URL"] = endpoint
 
     def stop_services(self) -> None:
-        from infra.local import events
+        from stepsaga.embedded import events
 
         listener = events.listener_for(self)
         if listener is not None:
@@ -169,7 +169,7 @@ class EmbeddedStack:
                 f"embedded deploy ended {stack['StackStatus']}: {stack.get('StackStatusReason')}"
             )
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        from infra.local import events
+        from stepsaga.embedded import events
 
         events.install(self)  # EventBridge's execution-status rule, in-process
 
@@ -275,7 +275,7 @@ class EmbeddedStack:
         from functions.common.store import DynamoSagaStore
         from functions.control import SagaControl
         from functions.control.records import SagaRecords
-        from statemachines import SAGAS
+        from statemachines.catalogue import SAGAS
 
         settings = self.settings()
         steps = [step.name for step in SAGAS[machine].steps if not step.gate]

@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from typing import Any
 
 # Re-exported: bench/ and tests switch ``adapters.SPEED``.
-from infra.local.speed import SPEED as SPEED
-from infra.local.speed import install_speedups as install_speedups
+from stepsaga.embedded.speed import SPEED as SPEED
+from stepsaga.embedded.speed import install_speedups as install_speedups
 
 _log = logging.getLogger("stepsaga.embedded")
 _installed: set[str] = set()
@@ -460,7 +460,7 @@ def install_task_errors() -> None:
     callbacks.CallbackPoolManager.heartbeat = answer_timeouts(callbacks.CallbackPoolManager.heartbeat)  # type: ignore[method-assign]
 
 
-# --- 11. speed: see infra.local.speed ------------------------------------------------------
+# --- 11. speed: see stepsaga.embedded.speed ------------------------------------------------------
 
 
 # --- 12. DynamoDB transactions: atomic, and rolled back key by key ---------------------------

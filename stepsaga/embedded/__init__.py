@@ -1,5 +1,5 @@
 """The embedded local stack: the synthesized CDK template deployed into moto, in-process."""
 
-from infra.local.stack import EmbeddedStack
+from stepsaga.embedded.stack import EmbeddedStack
 
 __all__ = ["EmbeddedStack"]

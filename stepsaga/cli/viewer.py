@@ -1,7 +1,7 @@
 """A local execution viewer: the executions of a state machine, each shown as its state graph
 coloured by outcome next to its event history, as the Step Functions console shows them.
 
-    python -m infra.local.viewer [--port 8080]
+    python -m stepsaga.cli.viewer [--port 8080]
 
 starts the embedded stack, runs a happy saga and one that fails at Execution, and serves
 the viewer on 127.0.0.1 until Ctrl-C. In code (and in the tests)::
@@ -13,7 +13,7 @@ the viewer on 127.0.0.1 until Ctrl-C. In code (and in the tests)::
 Pages: ``/`` (executions, newest first), ``/executions/<name>`` (graph + history);
 JSON: ``/api/executions`` and ``/api/executions/<name>``. Standard library only: no
 JavaScript, no network, one self-contained page each. The graph layout is the one of the
-committed diagrams (``infra.diagram``).
+committed diagrams (``statemachines.tools.diagram``).
 
 Outcomes, derived from the execution history:
 
@@ -44,8 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from infra.diagram import COMPENSATION, FORWARD, Swatch, columns, render_svg, role_of
-from infra.local.history import rows
+from statemachines.tools.diagram import COMPENSATION, FORWARD, Swatch, columns, render_svg, role_of
+from stepsaga.cli.history import rows
 
 ClientFactory = Callable[[str], Any]
 
@@ -577,13 +577,13 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.local.viewer", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m stepsaga.cli.viewer", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free port)")
     args = parser.parse_args(argv)
 
     import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
-    from infra.local import EmbeddedStack
-    from infra.local.demo_site import DemoSite
+    from stepsaga.cli.demo_site import DemoSite
+    from stepsaga.embedded import EmbeddedStack
 
     with DemoSite() as site, EmbeddedStack() as stack:
         request = {"project": "acme-web", "target_url": site.url, "user_stories": DEMO_STORIES}

@@ -1,7 +1,7 @@
 """The HTTP API on 127.0.0.1, over the embedded stack: the deployed API handler
 (``functions.handlers.api``) called in-process, as API Gateway's REST proxy integration would.
 
-    python -m infra.local.api_server [--port 8000]
+    python -m stepsaga.cli.api_server [--port 8000]
 
 starts an embedded stack and the demo site and serves the API until Ctrl-C. In tests:
 
@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra import names
-from infra.local import adapters
-from infra.local.stack import ACCOUNT, REGION, EmbeddedStack
+from stepsaga.embedded import adapters
+from stepsaga.embedded.stack import ACCOUNT, REGION, EmbeddedStack
 
 # API Gateway's resources (as infra/api.py declares them): resource template -> path regex.
 RESOURCES = (
@@ -74,7 +74,7 @@ def deployed_environment(stack: EmbeddedStack) -> dict[str, str] | None:
 def handler_environment(stack: EmbeddedStack) -> dict[str, str]:
     """The API function's environment: the deployed function's if the stack has one, else the
     same variables built from the stack's outputs (as infra/api.py sets them)."""
-    from statemachines import SAGAS
+    from statemachines.catalogue import SAGAS
 
     deployed = deployed_environment(stack)
     if deployed is not None:
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     args = parser.parse_args(argv)
-    from infra.local.demo_site import DemoSite
+    from stepsaga.cli.demo_site import DemoSite
 
     started = time.perf_counter()
     with DemoSite() as site, EmbeddedStack() as stack, serve(stack, args.port) as api:
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo site (a target for sagas): {site.url}")
         print(f"saga API: {api.url}   (OpenAPI: {api.url}/openapi.json; Ctrl-C stops)")
         print(
-            f"try: python -m infra.saga_cli --endpoint {api.url} start --project acme "
+            f"try: python -m stepsaga.cli.saga --endpoint {api.url} start --project acme "
             f"--target-url {site.url} --story 'As a visitor I open / and see \"Welcome to Acme\"' --wait",
             flush=True,
         )

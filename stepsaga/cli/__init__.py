@@ -11,15 +11,15 @@ import sys
 
 # subcommand -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("infra.local.run", "run two sagas on the embedded stack and print their histories"),
-    "cost": ("infra.cost", "state transitions, Lambda invocations and dollars per saga path"),
-    "api": ("infra.local.api_server", "serve the saga HTTP API over an embedded stack on 127.0.0.1"),
-    "saga": ("infra.saga_cli", "start, list, inspect and steer sagas through the HTTP API"),
+    "run": ("stepsaga.cli.run", "run two sagas on the embedded stack and print their histories"),
+    "cost": ("stepsaga.cli.cost", "state transitions, Lambda invocations and dollars per saga path"),
+    "api": ("stepsaga.cli.api_server", "serve the saga HTTP API over an embedded stack on 127.0.0.1"),
+    "saga": ("stepsaga.cli.saga", "start, list, inspect and steer sagas through the HTTP API"),
     "resume": (
-        "infra.local.resume",
+        "stepsaga.cli.resume",
         "demo: a saga ends CompensationFailed, then its compensations are resumed",
     ),
-    "viewer": ("infra.local.viewer", "the local execution viewer (state graph + history) on 127.0.0.1"),
+    "viewer": ("stepsaga.cli.viewer", "the local execution viewer (state graph + history) on 127.0.0.1"),
 }
 
 

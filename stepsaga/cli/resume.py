@@ -7,7 +7,7 @@ compensation function with the event the state machine sends (state ``Compensate
 attempt 0). Compensations are idempotent (the ledger's COMPENSATING -> COMPENSATED
 transition), so resuming twice does nothing the second time.
 
-    python -m infra.local.resume
+    python -m stepsaga.cli.resume
 
 runs the demo: a saga whose Generation compensation fails for good, its dead letter, then
 the resume, with the ledger before and after. (A saga id alone is not enough on the command
@@ -25,10 +25,10 @@ from typing import Any
 
 from functions.common.store import COMPENSATED
 from infra import names
-from infra.local import EmbeddedStack
-from infra.local.demo_site import DemoSite
+from statemachines.catalogue import TEST_GENERATION
 from statemachines.saga import Saga
-from statemachines.test_generation import TEST_GENERATION
+from stepsaga.cli.demo_site import DemoSite
+from stepsaga.embedded import EmbeddedStack
 
 STORIES = [
     'As a visitor I open / and see "Welcome to Acme"',

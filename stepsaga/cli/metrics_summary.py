@@ -1,14 +1,14 @@
 """Summarise the metrics of local runs from their EMF lines: success rate, p95 StepDuration
 per step, compensation rate.
 
-    python -m infra.local.metrics_summary handler-logs.txt     # EMF JSON lines (others skipped)
-    some-command | python -m infra.local.metrics_summary -    # the same from stdin
-    python -m infra.local.metrics_summary --run 20            # run 20 sagas on the embedded stack
+    python -m stepsaga.cli.metrics_summary handler-logs.txt     # EMF JSON lines (others skipped)
+    some-command | python -m stepsaga.cli.metrics_summary -    # the same from stdin
+    python -m stepsaga.cli.metrics_summary --run 20            # run 20 sagas on the embedded stack
 
 Handlers print one CloudWatch Embedded Metric Format document per metric on stdout, but only
 with ``POWERTOOLS_METRICS_DISABLED=false`` (the embedded stack disables metrics by default).
 ``--run N`` deploys the embedded stack with metrics enabled, delivers execution status changes
-to the saga-events handler (``infra.local.events``), runs N sagas on the demo site (every
+to the saga-events handler (``stepsaga.embedded.events``), runs N sagas on the demo site (every
 ``--fault-every``-th with a permanent failure at Execution, so it rolls back), captures stdout
 itself and summarises it. Sagas are counted from the saga-events metrics (SagasSucceeded,
 SagasRolledBack, SagasCompensationFailed, SagasFailed).
@@ -194,9 +194,9 @@ class _Capture(io.TextIOBase):
 
 def run_sagas(count: int, fault_every: int, log: TextIO) -> list[str]:
     """Run ``count`` sagas on the embedded stack with metrics on; the lines they printed."""
-    from infra.local import EmbeddedStack, events
-    from infra.local.demo_site import DemoSite
-    from infra.local.run import STORIES
+    from stepsaga.cli.demo_site import DemoSite
+    from stepsaga.cli.run import STORIES
+    from stepsaga.embedded import EmbeddedStack, events
 
     capture = _Capture()
     with (
@@ -218,7 +218,7 @@ def run_sagas(count: int, fault_every: int, log: TextIO) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.local.metrics_summary", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stepsaga.cli.metrics_summary", description=__doc__)
     parser.add_argument("file", nargs="?", help="a file of EMF JSON lines, or - for stdin")
     parser.add_argument("--run", type=int, metavar="N", help="run N sagas on the embedded stack first")
     parser.add_argument(

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra import names
-from infra.local import adapters
+from stepsaga.embedded import adapters
 
 HANDLER = "functions.handlers.saga_events.handler"
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -69,7 +69,7 @@ def install(stack: Any) -> Listener:
     existing = _installed.get(id(stack))
     if existing is not None:
         return existing
-    from infra.local.stack import ACCOUNT, REGION
+    from stepsaga.embedded.stack import ACCOUNT, REGION
 
     machines = {arn for key, arn in stack.outputs.items() if key.endswith("StateMachineArn")}
     prefix = f"{names.STACK_NAME}-"

@@ -10,7 +10,7 @@
     stepsaga saga priority <saga-id> high
 
 It talks HTTP to the API (``--endpoint``, default ``$STEPSAGA_ENDPOINT`` or
-http://127.0.0.1:8000 as ``python -m infra.local.api_server`` serves it), so it works the
+http://127.0.0.1:8000 as ``python -m stepsaga.cli.api_server`` serves it), so it works the
 same against the local server, LocalStack's API Gateway or AWS; ``--aws-profile`` signs
 every request with SigV4 (the API's methods use IAM auth). Errors are one line on stderr
 and a non-zero exit: 1 for a refused request or an unreachable API, 2 for bad usage.
@@ -153,7 +153,7 @@ def table(rows: Sequence[tuple[str, ...]], right: tuple[int, ...] = ()) -> str:
 
 
 def render_history(events: list[dict[str, Any]]) -> str:
-    """History rows as the Step Functions console shows them (as ``infra.local.history.render``)."""
+    """History rows as the Step Functions console shows them (as ``stepsaga.cli.history.render``)."""
     rows = [("ID", "Type", "Step", "Elapsed (ms)", "Error / note")]
     rows += [
         (str(e["id"]), e["type"], e["state"] or "", str(e["elapsed_ms"]), e.get("error") or "")

@@ -1,6 +1,6 @@
 """The main job: two sagas on the embedded stack, their histories, and the data they left.
 
-    python -m infra.local.run
+    python -m stepsaga.cli.run
 
 One saga succeeds; the other fails permanently at Execution and is rolled back. A tiny
 website on 127.0.0.1 stands in for the application under test.
@@ -12,9 +12,9 @@ import sys
 import time
 from typing import Any
 
-from infra.local import EmbeddedStack
-from infra.local.demo_site import DemoSite
-from infra.local.history import render
+from stepsaga.cli.demo_site import DemoSite
+from stepsaga.cli.history import render
+from stepsaga.embedded import EmbeddedStack
 
 STORIES = [
     'As a visitor I open / and see "Welcome to Acme"',

@@ -1,11 +1,10 @@
 """Synthesize the CDK app once per change of its sources, not once per run or test.
 
 The cloud assembly is cached under ``cdk.out.embedded/<hash>``, keyed by the content of
-``infra/`` (not the embedded stack's own modules in ``infra/local/``, this one excepted),
-``functions/``, ``statemachines/``, ``cdk.json`` and the context. Synthesis runs in
+``infra/``, ``functions/``, ``statemachines/``, this module, ``cdk.json`` and the context. Synthesis runs in
 a subprocess so the jsii Node.js kernel does not linger in the caller.
 
-    python -m infra.local.synth OUTDIR CONTEXT_JSON
+    python -m stepsaga.embedded.synth OUTDIR CONTEXT_JSON
 """
 
 from __future__ import annotations
@@ -23,22 +22,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "cdk.out.embedded"
 SOURCES = ("infra", "functions", "statemachines")
-NOT_SYNTHESIZED = Path("infra") / "local"  # the embedded stack itself: no part of the template
+SELF = Path(__file__).resolve().relative_to(ROOT)  # this module builds the assembly: it counts
 
 
 def source_hash(context: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(context, sort_keys=True).encode())
     digest.update((ROOT / "cdk.json").read_bytes())
-    for folder in SOURCES:
-        for path in sorted((ROOT / folder).rglob("*")):
-            relative = path.relative_to(ROOT)
-            if "__pycache__" in path.parts or (
-                NOT_SYNTHESIZED in relative.parents and path.name != Path(__file__).name
-            ):
-                continue
-            if path.is_file() and path.suffix in (".py", ".json"):
-                digest.update(str(path.relative_to(ROOT)).encode())
-                digest.update(path.read_bytes())
+    for path in [ROOT / SELF, *(p for folder in SOURCES for p in sorted((ROOT / folder).rglob("*")))]:
+        if "__pycache__" in path.parts:
+            continue
+        if path.is_file() and path.suffix in (".py", ".json"):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -52,7 +47,7 @@ def cloud_assembly(context: dict[str, Any]) -> Path:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("AWS_ENDPOINT_URL", None)
     result = subprocess.run(
-        [sys.executable, "-m", "infra.local.synth", str(staging), json.dumps(context)],
+        [sys.executable, "-m", "stepsaga.embedded.synth", str(staging), json.dumps(context)],
         cwd=ROOT,
         env=env,
         capture_output=True,

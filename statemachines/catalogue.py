@@ -6,8 +6,13 @@ the sequential saga, one whose tests execute concurrently, and one that waits fo
 person's approval before it executes anything.
 """
 
-from statemachines.parent import ParentSaga
-from statemachines.saga import EachItem, RetryPolicy, Saga, Step
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from statemachines.parent import ParentSaga, compile_parent, compile_rollback, rollback_name
+from statemachines.saga import EachItem, RetryPolicy, Saga, Step, compile_saga
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -133,3 +138,22 @@ MULTI_PROJECT = ParentSaga(
 
 SAGAS = {s.name: s for s in (TEST_GENERATION, PARALLEL_TEST_GENERATION, REVIEWED_TEST_GENERATION)}
 PARENTS = {MULTI_PROJECT.name: MULTI_PROJECT}
+
+ASL_DIR = Path(__file__).parent / "asl"
+
+
+def asl_path(saga: Saga | ParentSaga | str) -> Path:
+    """Where a machine's generated ASL is kept: ``statemachines/asl/<name>.asl.json``."""
+    name = saga if isinstance(saga, str) else saga.name
+    return ASL_DIR / f"{name}.asl.json"
+
+
+def machines() -> dict[str, Callable[[], dict[str, Any]]]:
+    """Every state machine the project deploys: name -> its compiled ASL."""
+    found: dict[str, Callable[[], dict[str, Any]]] = {}
+    for saga in SAGAS.values():
+        found[saga.name] = partial(compile_saga, saga)
+    for parent in PARENTS.values():
+        found[rollback_name(parent.child)] = partial(compile_rollback, parent.child)
+        found[parent.name] = partial(compile_parent, parent)
+    return found
