@@ -2,7 +2,8 @@
 
 The Execution agent fetches URLs that clients chose, so it must not become a way into the
 VPC, the instance metadata service or localhost (SSRF). The name is resolved once, every
-address is checked, and the connection goes to the checked address (a second lookup could
+address is checked against an explicit table (``special_addresses``: the same verdict on every
+Python version), and the connection goes to the checked address (a second lookup could
 answer differently: DNS rebinding). Hosts on the allow-list may be private (the embedded
 stack's demo site on 127.0.0.1).
 """
@@ -10,7 +11,6 @@ stack's demo site on 127.0.0.1).
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from functions.common.errors import AgentPermanentError
+from functions.common.special_addresses import why_not_public
 
 MAX_BODY = 1_000_000
 
@@ -33,20 +34,6 @@ class HttpResponse:
     elapsed_ms: int
 
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def _forbidden(address: str) -> bool:
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address):
-        # IPv6 forms that carry an IPv4 address reach that address: check it instead.
-        if ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        elif ip in _NAT64 or int(ip) >> 32 == 0:  # NAT64, or IPv4-compatible ::a.b.c.d
-            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return not ip.is_global or ip.is_multicast
-
-
 def resolve_checked(host: str, port: int, allowed_private_hosts: tuple[str, ...] = ()) -> str:
     """The address to connect to, or ``TargetRefused`` if any address is off-limits."""
     try:
@@ -55,9 +42,12 @@ def resolve_checked(host: str, port: int, allowed_private_hosts: tuple[str, ...]
         raise TargetRefused(f"cannot resolve {host}: {error}") from error
     addresses = [str(info[4][0]) for info in infos]
     if host not in allowed_private_hosts:
-        bad = [a for a in addresses if _forbidden(a)]
-        if bad:
-            raise TargetRefused(f"{host} resolves to a private, loopback or metadata address ({bad[0]})")
+        for address in addresses:
+            reason = why_not_public(address)
+            if reason is not None:
+                raise TargetRefused(
+                    f"{host} resolves to a private, loopback or metadata address ({address}: {reason})"
+                )
     return addresses[0]
 
 
