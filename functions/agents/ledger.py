@@ -34,3 +34,18 @@ def compensate(
     undone = undo(entry)
     first = store.finish_compensation(saga_id, step, undone)
     return {"step": step, "undone": undone, "already_compensated": not first}
+
+
+UNDONE_KINDS = ("scenarios", "tests", "runs", "artifacts")  # reports are never undone
+
+
+def left_to_undo(ledger: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    """Per step not yet compensated, the ids it created, by kind."""
+    remaining = {}
+    for step, entry in sorted(ledger.items()):
+        if entry.get("status") == COMPENSATED:
+            continue
+        made = {kind: created(entry, kind) for kind in UNDONE_KINDS if created(entry, kind)}
+        if made:
+            remaining[step] = made
+    return remaining

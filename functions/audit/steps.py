@@ -1,4 +1,8 @@
-"""Step events for the ``lambda_handler`` wrapper: started, then succeeded/failed/compensated.
+"""``lambda_handler``, the wrapper of every Lambda handler: saga keys on every log line, tracing,
+and the saga task's step events: started, then succeeded/failed/compensated.
+
+It lives here, above ``functions.common``, so the base layer (Powertools set-up) does not
+depend on the audit that records what its handlers do.
 
 A callback step (its event carries a task token) reports its own outcome with
 ``SendTaskSuccess``/``SendTaskFailure`` and returns nothing, and it catches its own errors;
@@ -16,13 +20,47 @@ from typing import Any, TypeVar
 
 from functions import audit
 from functions.common import aws
-from functions.common.observability import logger, metric
+from functions.common.observability import logger, metric, tracer, tracing_enabled
 
 COMPENSATE_PREFIX = "Compensate"
 _local = threading.local()
 _hooked: set[int] = set()
 _hook_lock = threading.Lock()
 _F = TypeVar("_F", bound=Callable[..., Any])
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def lambda_handler(fn: Handler) -> Handler:
+    """Wrap a handler with the cross-cutting Powertools behaviour and its step events.
+
+    Step events are written only when ``AUDIT_TABLE`` is set; a StepFailed metric (by step and
+    error) is emitted whenever a saga task fails.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(event: dict[str, Any], context: Any) -> Any:
+        ctx = event.get("context") if isinstance(event, dict) else None
+        keys: dict[str, object] = {"function_request_id": getattr(context, "aws_request_id", None)}
+        if isinstance(ctx, dict):
+            keys.update({k: ctx.get(k) for k in ("saga_id", "execution_arn", "state", "attempt")})
+        logger.thread_safe_append_keys(**keys)
+        scope = begin(event)
+        try:
+            if tracing_enabled():
+                result = tracer().capture_lambda_handler(fn)(event, context)
+            else:
+                result = fn(event, context)
+        except Exception as error:
+            failed(scope, type(error).__name__, str(error))
+            raise
+        else:
+            succeeded(scope, result)
+            return result
+        finally:
+            end(scope)
+            logger.thread_safe_clear_keys()
+
+    return wrapper
 
 
 def _never_raises(fn: _F) -> _F:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import content_types
 
 from functions.api.app import app
 from functions.api.settings import ApiSettings
-from functions.common.observability import lambda_handler
+from functions.audit.steps import lambda_handler
 
 
 def _size(event: dict[str, Any]) -> int:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.audit.steps import lambda_handler
 from functions.common.errors import AgentPermanentError
-from functions.common.observability import lambda_handler, logger, metric
+from functions.common.observability import logger, metric
 from functions.common.step import Step
 from functions.control.records import SagaRecords
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.agents import execution
-from functions.common.observability import lambda_handler
+from functions.audit.steps import lambda_handler
 from functions.common.step import Step
 from functions.common.store import S3ArtifactStore, SagaStore
 from functions.common.targets import fetch

@@ -4,71 +4,24 @@ Step Functions invokes this handler asynchronously with a task token and waits (
 step's timeout) for the handler to report. The handler heartbeats after every test, so a
 crashed executor is noticed within one heartbeat interval, and a late executor whose task
 already timed out stops instead of writing on (the ledger fence also refuses its writes).
+The heartbeat and the report are ``functions.agents.callback``; the work is
+``functions.agents.execution``.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from functions.agents import execution
+from functions.agents import callback, execution
+from functions.audit.steps import lambda_handler
 from functions.common import aws
 from functions.common.errors import SagaFenced
-from functions.common.observability import lambda_handler, logger
+from functions.common.observability import logger
 from functions.common.step import Step
 from functions.common.store import S3ArtifactStore, SagaStore
 from functions.common.targets import fetch
 from functions.control.records import SagaRecords
 from functions.handlers.base import backward, forward
-
-# Errors that mean "this task is over": stop working, report nothing more.
-_TASK_GONE = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
-
-
-class Heartbeat:
-    """Tells Step Functions the agent is alive, at most every quarter of the heartbeat window.
-
-    A heartbeat per test would cost an API call per test; one per quarter window keeps the
-    task alive with three missed beats to spare. If the task is already over (timed out,
-    retried with a new token), the agent stops instead of working on as a zombie.
-    """
-
-    def __init__(self, token: str, window_seconds: float | None) -> None:
-        self._token = token
-        self._every = (window_seconds or 120) / 4
-        self._last = -math.inf
-
-    def __call__(self) -> None:
-        now = time.monotonic()
-        if now - self._last < self._every:
-            return
-        try:
-            aws.client("stepfunctions").send_task_heartbeat(taskToken=self._token)
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code in _TASK_GONE:
-                raise SagaFenced(f"the Execution task is over ({code}); stopping") from error
-            raise
-        self._last = now
-
-
-def _report(token: str, result: dict[str, Any] | None = None, error: Exception | None = None) -> None:
-    sfn = aws.client("stepfunctions")
-    try:
-        if error is None:
-            sfn.send_task_success(taskToken=token, output=json.dumps(result))
-        else:
-            sfn.send_task_failure(taskToken=token, error=type(error).__name__, cause=str(error)[:32_000])
-    except ClientError as gone:
-        if gone.response["Error"]["Code"] not in _TASK_GONE:
-            raise
-        logger.warning(
-            "task already closed; outcome not reported", extra={"code": gone.response["Error"]["Code"]}
-        )
 
 
 @lambda_handler
@@ -79,7 +32,8 @@ def handler(event: dict[str, Any], context: Any) -> None:
     token = (event.get("context") or {}).get("task_token")
     if not token:
         raise ValueError("Execution must be invoked by a .waitForTaskToken task")
-    heartbeat = Heartbeat(token, (event.get("context") or {}).get("heartbeat_seconds"))
+    sfn = aws.client("stepfunctions")
+    heartbeat = callback.Heartbeat(sfn, token, (event.get("context") or {}).get("heartbeat_seconds"))
 
     def _run(step: Step, store: SagaStore) -> dict[str, Any]:
         allowed = step.settings.allowed_private_hosts
@@ -109,9 +63,9 @@ def handler(event: dict[str, Any], context: Any) -> None:
         logger.warning(str(fenced))
         return
     except Exception as error:  # every other outcome is the task's failure, reported by name
-        _report(token, error=error)
+        callback.report(sfn, token, error=error)
         return
-    _report(token, result=result)
+    callback.report(sfn, token, result=result)
 
 
 @lambda_handler

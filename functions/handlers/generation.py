@@ -3,7 +3,7 @@
 from typing import Any
 
 from functions.agents import generation
-from functions.common.observability import lambda_handler
+from functions.audit.steps import lambda_handler
 from functions.handlers.base import backward, forward
 
 

@@ -2,7 +2,7 @@
 
 Until the Audit and ActiveSagas tables are in the deployed template (``infra.observability``
 wired into ``infra/stack.py``), this module creates them in the moto session itself and hands
-their names to every in-process Lambda through ``adapters.RUNTIME_ENV`` for its duration.
+their names to every in-process Lambda through ``awslambda.RUNTIME_ENV`` for its duration.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from functions import audit
-from functions.audit import active
-from functions.handlers import saga_events
-from stepsaga.embedded import EmbeddedStack, adapters, events
+from functions.audit import active, saga_events
+from stepsaga.embedded import EmbeddedStack, events
+from stepsaga.embedded.patches import awslambda
 
 pytestmark = pytest.mark.functional
 
@@ -60,8 +60,8 @@ def audited(
 ) -> Iterator[dict[str, str]]:
     """Audit on for this test: the Lambdas' environment, this thread's (signals), the listener."""
     variables = {audit.AUDIT_TABLE_ENV: tables["audit"], active.ACTIVE_SAGAS_TABLE_ENV: tables["active"]}
-    previous = {key: adapters.RUNTIME_ENV.get(key) for key in variables}
-    adapters.RUNTIME_ENV.update(variables)
+    previous = {key: awslambda.RUNTIME_ENV.get(key) for key in variables}
+    awslambda.RUNTIME_ENV.update(variables)
     for key, value in variables.items():
         monkeypatch.setenv(key, value)
     ours = events.listener_for(stack) is None  # once EmbeddedStack installs it, leave it installed
@@ -73,9 +73,9 @@ def audited(
             events.uninstall(listener)
         for key, old in previous.items():
             if old is None:
-                adapters.RUNTIME_ENV.pop(key, None)
+                awslambda.RUNTIME_ENV.pop(key, None)
             else:
-                adapters.RUNTIME_ENV[key] = old
+                awslambda.RUNTIME_ENV[key] = old
 
 
 def _types(record: list[dict[str, Any]]) -> list[str]:
@@ -229,7 +229,7 @@ def test_audit_records_are_never_overwritten(audited):
 
 
 def test_without_an_audit_table_nothing_is_written(stack, tables, request_doc, saga_name, monkeypatch):
-    assert audit.AUDIT_TABLE_ENV not in adapters.RUNTIME_ENV
+    assert audit.AUDIT_TABLE_ENV not in awslambda.RUNTIME_ENV
     monkeypatch.delenv(audit.AUDIT_TABLE_ENV, raising=False)
     assert stack.run(request_doc, name=saga_name)["status"] == "SUCCEEDED"
     assert audit.read(saga_name, table=tables["audit"]) == []
@@ -248,7 +248,7 @@ def _task_event(saga_id: str, state: str, attempt: int = 0, token: str | None = 
 
 
 def test_a_failing_task_is_audited_and_counted_by_step_and_error(audited, monkeypatch, capsys):
-    from functions.common.observability import lambda_handler
+    from functions.audit.steps import lambda_handler
     from stepsaga.cli.metrics_summary import parse
 
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
@@ -282,8 +282,8 @@ def test_a_failing_task_is_audited_and_counted_by_step_and_error(audited, monkey
 def test_a_callback_task_is_audited_by_what_it_reports_with_its_own_token(audited, monkeypatch):
     from botocore.exceptions import ClientError
 
+    from functions.audit.steps import lambda_handler
     from functions.common import aws
-    from functions.common.observability import lambda_handler
 
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
 

@@ -32,11 +32,10 @@ import pytest
 from pydantic import ValidationError
 
 from functions.agents.generation import generate_tests
-from functions.agents.ledger import created
+from functions.agents.ledger import created, left_to_undo
 from functions.agents.requirements import derive_scenarios
 from functions.common.models import Fault, SagaInput
 from functions.common.store import ACTIVE, COMPENSATED, COMPENSATING
-from functions.handlers.compensation_failure import left_to_undo
 from statemachines.catalogue import TEST_GENERATION
 from statemachines.saga import (
     COMPENSATION_FAILED,
@@ -45,10 +44,11 @@ from statemachines.saga import (
     ROLLED_BACK,
     SUCCEEDED,
 )
+from stepsaga.cli.demo_site import STORIES
 from stepsaga.cli.resume import dead_letters, remove_dead_letters
-from stepsaga.embedded import EmbeddedStack, adapters
-from stepsaga.embedded.stack import ACCOUNT, REGION
-from tests.conftest import STORIES
+from stepsaga.embedded import EmbeddedStack
+from stepsaga.embedded.account import ACCOUNT, REGION
+from stepsaga.embedded.patches import stepfunctions
 from tests.statemachine.saga_assertions import assert_nothing_orphaned
 
 pytestmark = pytest.mark.statemachine
@@ -547,7 +547,7 @@ def wait_closed(stack: EmbeddedStack, execution_arn: str, timeout: float = 60.0)
     has closed (AWS does not), so a zombie that finishes late makes it wait forever."""
     sfn = stack.client("stepfunctions")
     deadline = time.monotonic() + timeout
-    adapters.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION)
+    stepfunctions.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION)
     while time.monotonic() < deadline:
         described = sfn.describe_execution(executionArn=execution_arn)
         if described["status"] != "RUNNING" and any(
@@ -565,7 +565,7 @@ def run_timed(
     started = []
     for case in cases:
         name = f"tm-{uuid.uuid4().hex[:12]}"
-        adapters.TIME.per_execution[name] = TIME_FACTOR_BY_STEP.get(case.step, DEFAULT_TIME_FACTOR)
+        stepfunctions.TIME.per_execution[name] = TIME_FACTOR_BY_STEP.get(case.step, DEFAULT_TIME_FACTOR)
         started.append((case, name, stack.start(request, faults=case.faults, name=name)))
         time.sleep(STAGGER)
     return {case: (wait_closed(stack, arn), name) for case, name, arn in started}
@@ -758,11 +758,11 @@ def slow_site() -> Iterator[str]:
 
 
 def test_a_slow_callback_attempt_leaves_no_artifacts_after_the_rollback(stack, slow_site, saga_name):
-    adapters.TIME.factor = 0.001  # 2-minute heartbeat -> 0.12 s; each attempt fetches for ~1 s
+    stepfunctions.TIME.factor = 0.001  # 2-minute heartbeat -> 0.12 s; each attempt fetches for ~1 s
     try:
         described = wait_closed(stack, stack.start(standard_request(slow_site), name=saga_name))
     finally:
-        adapters.TIME.factor = 1.0
+        stepfunctions.TIME.factor = 1.0
     history = stack.history(described["executionArn"])
     assert described["error"] == "SagaRolledBack"
     assert states_entered(history) == expected_outcome({"Execution": {"mode": "exhaust"}}).path

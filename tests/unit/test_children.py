@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from functions.handlers.children import summarise
+from functions.agents.children import summarise
 
 pytestmark = pytest.mark.unit
 

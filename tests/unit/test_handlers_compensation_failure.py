@@ -1,11 +1,12 @@
-"""functions/handlers/compensation_failure.py: what is left to undo, from the ledger."""
+"""What is left to undo, from the ledger (``functions.agents.ledger.left_to_undo``): what the
+compensation-failure handler puts in its dead letter."""
 
 from __future__ import annotations
 
 import pytest
 
+from functions.agents.ledger import left_to_undo
 from functions.common.store import ACTIVE, COMPENSATED, COMPENSATING
-from functions.handlers.compensation_failure import left_to_undo
 
 pytestmark = pytest.mark.unit
 
