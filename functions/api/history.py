@@ -1,6 +1,7 @@
 """Execution history rows as the Step Functions console shows them (id, type, state,
-elapsed ms, error). The one implementation: the API serves it, ``stepsaga.cli.history``
-renders it as a table (Lambda code cannot import ``infra``, so it lives here)."""
+elapsed ms, error). The one definition: the API serves these rows, ``stepsaga.cli.history``
+prints them as a table and the local viewer shows them (Lambda code cannot import
+``stepsaga``, so it lives here)."""
 
 from __future__ import annotations
 
@@ -9,28 +10,35 @@ from datetime import datetime
 from typing import Any
 
 
-def _details(event: dict[str, Any]) -> dict[str, Any]:
+def details(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's ``...EventDetails`` (name, error, cause...), whatever its type."""
     for key, value in event.items():
         if key.endswith("EventDetails") and isinstance(value, dict):
             return value
     return {}
 
 
+def message(cause: str) -> str:
+    """A Lambda error's cause is a JSON document: its message is what a reader wants first."""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        return str(parsed["errorMessage"])
+    return cause
+
+
+def short(text: str, limit: int = 200) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _ms(moment: Any) -> float:
     if isinstance(moment, datetime):
         return moment.timestamp() * 1000
     return float(moment) * 1000
-
-
-def _short(cause: str, limit: int = 200) -> str:
-    try:  # Lambda errors arrive as a JSON document; keep its message
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict) and "errorMessage" in parsed:
-            cause = str(parsed["errorMessage"])
-    except ValueError:
-        pass
-    cause = " ".join(cause.split())
-    return cause if len(cause) <= limit else cause[: limit - 3] + "..."
 
 
 def rows(events: list[dict[str, Any]], cause_limit: int = 200) -> list[dict[str, Any]]:
@@ -43,17 +51,14 @@ def rows(events: list[dict[str, Any]], cause_limit: int = 200) -> list[dict[str,
     found = []
     for event in events:
         kind = event["type"]
-        details = _details(event)
+        detail = details(event)
         if kind.endswith("StateEntered"):
-            current = details.get("name", "")
+            current = detail.get("name", "")
         state = current if not kind.startswith("Execution") else ""
         error = None
-        if "error" in details or "cause" in details:
-            error = " ".join(
-                part
-                for part in (details.get("error") or "", _short(details.get("cause") or "", cause_limit))
-                if part
-            )
+        if "error" in detail or "cause" in detail:
+            cause = short(message(detail.get("cause") or ""), cause_limit)
+            error = " ".join(part for part in (detail.get("error") or "", cause) if part)
         elif kind in ("LambdaFunctionScheduled", "TaskScheduled"):
             attempts[state] = attempts.get(state, 0) + 1
             if attempts[state] > 1:

@@ -1,39 +1,35 @@
-"""Execution history as the Step Functions console shows it: one row per event, with the
-state it belongs to, the time since the execution started, and the error if any."""
+"""The console's history table as text: ``stepsaga run`` prints it for each saga and
+``stepsaga saga history`` for the rows the API serves. The rows themselves have one
+definition, ``functions.api.history.rows``; this module only lays them out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from functions.api.history import rows as history_rows
+from functions.api.history import rows
+
+CAUSE_LIMIT = 90  # an error column that keeps a row on a terminal line
+HEADER = ("ID", "Type", "Step", "Elapsed (ms)", "Error / note")
 
 
-@dataclass(frozen=True)
-class Row:
-    id: int
-    type: str
-    state: str
-    elapsed_ms: int
-    detail: str
-
-
-def rows(events: list[dict[str, Any]]) -> list[Row]:
-    """Console rows for a history (events in id order)."""
-    return [
-        Row(r["id"], r["type"], r["state"], r["elapsed_ms"], r["error"] or "")
-        for r in history_rows(events, cause_limit=90)
+def table(history: Sequence[Mapping[str, Any]]) -> str:
+    """History rows (``id, type, state, elapsed_ms, error``) as aligned text; elapsed right-aligned."""
+    lines = [HEADER]
+    lines += [
+        (str(r["id"]), r["type"], r["state"] or "", str(r["elapsed_ms"]), r.get("error") or "")
+        for r in history
     ]
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    text = []
+    for index, line in enumerate(lines):
+        cells = [line[i].ljust(widths[i]) if i != 3 else line[i].rjust(widths[i]) for i in range(4)]
+        text.append("  ".join([*cells, line[4]]).rstrip())
+        if index == 0:  # the last column is as long as it needs: its rule is as wide as its title
+            text.append("  ".join("-" * w for w in widths) + "  " + "-" * len(HEADER[4]))
+    return "\n".join(text)
 
 
 def render(events: list[dict[str, Any]]) -> str:
-    table = [("ID", "Type", "Step", "Elapsed (ms)", "Error / note")]
-    table += [(str(r.id), r.type, r.state, str(r.elapsed_ms), r.detail) for r in rows(events)]
-    widths = [max(len(line[i]) for line in table) for i in range(4)]
-    lines = []
-    for index, line in enumerate(table):
-        cells = [line[i].ljust(widths[i]) if i != 3 else line[i].rjust(widths[i]) for i in range(4)]
-        lines.append("  ".join([*cells, line[4]]).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 12)
-    return "\n".join(lines)
+    """An execution's history (events in id order) as the console's table."""
+    return table(rows(events, cause_limit=CAUSE_LIMIT))

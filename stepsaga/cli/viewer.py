@@ -11,9 +11,9 @@ the viewer on 127.0.0.1 until Ctrl-C. In code (and in the tests)::
     server.shutdown(); server.server_close()
 
 Pages: ``/`` (executions, newest first), ``/executions/<name>`` (graph + history);
-JSON: ``/api/executions`` and ``/api/executions/<name>``. Standard library only: no
-JavaScript, no network, one self-contained page each. The graph layout is the one of the
-committed diagrams (``statemachines.tools.diagram``).
+JSON: ``/api/executions`` and ``/api/executions/<name>``. The pages are Jinja2 templates
+(``stepsaga/cli/templates/``) with autoescaping: no JavaScript, no network, one self-contained
+page each. The graph layout is the one of the committed diagrams (``statemachines.tools.diagram``).
 
 Outcomes, derived from the execution history:
 
@@ -39,13 +39,16 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from functions.api.history import details, message, rows, short
 from statemachines.tools.diagram import COMPENSATION, FORWARD, Swatch, columns, render_svg, role_of
-from stepsaga.cli.history import rows
+from stepsaga.cli.history import CAUSE_LIMIT
 
 ClientFactory = Callable[[str], Any]
 
@@ -113,13 +116,6 @@ class StateRun:
     last_attempt_ok: bool | None = None
 
 
-def _details(event: Mapping[str, Any]) -> dict[str, Any]:
-    for key, value in event.items():
-        if key.endswith("EventDetails") and isinstance(value, dict):
-            return value
-    return {}
-
-
 def compensations(definition: Mapping[str, Any]) -> dict[str, str]:
     """Compensation state -> the forward step it undoes (the compiler's ``Compensate<Step>``)."""
     groups = columns(definition)
@@ -141,16 +137,16 @@ def outcomes(definition: Mapping[str, Any], events: list[dict[str, Any]]) -> dic
     over = False
     for event in events:
         kind = event["type"]
-        details = _details(event)
+        facts = details(event)
         if kind.endswith("StateEntered"):
-            name = details.get("name", "")
+            name = facts.get("name", "")
             if name in runs:
                 active, nested = runs[name], 0
                 active.entered, active.exited, active.last_attempt_ok = True, False, None
             else:
                 nested += 1
         elif kind.endswith("StateExited"):
-            name = details.get("name", "")
+            name = facts.get("name", "")
             if name in runs:
                 runs[name].exited = True
                 active = None
@@ -160,8 +156,8 @@ def outcomes(definition: Mapping[str, Any], events: list[dict[str, Any]]) -> dic
             pass
         elif kind in CONTAINER_FAILED or (kind in ATTEMPT_FAILED and not nested):
             active.last_attempt_ok = False
-            active.errors.append(str(details.get("error") or kind))
-            active.cause = str(details.get("cause") or "")
+            active.errors.append(str(facts.get("error") or kind))
+            active.cause = str(facts.get("cause") or "")
         elif kind in CONTAINER_SUCCEEDED or (kind in ATTEMPT_SUCCEEDED and not nested):
             active.last_attempt_ok = True
         elif kind in SCHEDULED and not nested:
@@ -169,8 +165,8 @@ def outcomes(definition: Mapping[str, Any], events: list[dict[str, Any]]) -> dic
         if kind in EXECUTION_OVER:
             over = True
             if kind != "ExecutionSucceeded" and active is not None:
-                active.errors.append(str(details.get("error") or kind))
-                active.cause = str(details.get("cause") or "")
+                active.errors.append(str(facts.get("error") or kind))
+                active.cause = str(facts.get("cause") or "")
 
     for run in runs.values():
         if not run.entered:
@@ -192,9 +188,9 @@ def outcomes(definition: Mapping[str, Any], events: list[dict[str, Any]]) -> dic
 def transitions_taken(definition: Mapping[str, Any], events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The top-level transitions an execution followed, in order."""
     entered = [
-        _details(e).get("name", "")
+        details(e).get("name", "")
         for e in events
-        if e["type"].endswith("StateEntered") and _details(e).get("name") in definition["States"]
+        if e["type"].endswith("StateEntered") and details(e).get("name") in definition["States"]
     ]
     return list(itertools.pairwise(entered))
 
@@ -223,24 +219,8 @@ def _tooltip(run: StateRun) -> str:
     if run.errors:
         lines.append("errors: " + ", ".join(run.errors))
     if run.cause:
-        lines.append(_short(_message(run.cause), 300))
+        lines.append(short(message(run.cause), 300))
     return "\n".join(lines)
-
-
-def _message(cause: str) -> str:
-    """A Lambda error's cause is a JSON document: its message is what a reader wants first."""
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(parsed, dict) and parsed.get("errorMessage"):
-        return str(parsed["errorMessage"])
-    return cause
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def graph_svg(
@@ -336,7 +316,7 @@ class Viewer:
                     "status": e["status"],
                     "startDate": _when(e.get("startDate")),
                     "stopDate": _when(e.get("stopDate")),
-                    "url": f"/executions/{quote(e['name'])}",
+                    "url": _href(e["name"]),
                 }
                 for e in self.executions()
             ],
@@ -362,35 +342,31 @@ class Viewer:
             },
             "outcomes": {n: r.outcome for n, r in runs.items()},
             "transitions": [list(t) for t in found["taken"]],
-            "history": [asdict(row) for row in rows(found["events"])],
+            "history": rows(found["events"], cause_limit=CAUSE_LIMIT),
         }
 
-    # -- HTML ------------------------------------------------------------------------------------
+    # -- HTML: the data each page shows; the markup is in the templates ---------------------------
     def index_html(self) -> str:
         listed = self.executions()
-        body = [
-            "<header><strong>stepsaga</strong> local execution viewer",
-            f'<span class="arn">{escape(self.state_machine_arn)}</span></header><main>',
-            f"<h1>Executions <small>({len(listed)})</small></h1>",
+        executions = [
+            {
+                "name": e["name"],
+                "href": _href(e["name"]),
+                "status": _status(e["status"]),
+                "started": _when(e.get("startDate")),
+                "stopped": _when(e.get("stopDate")),
+                "duration": _duration(e.get("startDate"), e.get("stopDate")),
+            }
+            for e in listed
         ]
-        if not listed:
-            body.append("<p>No executions yet.</p>")
-        else:
-            body.append(
-                '<table class="list"><thead><tr><th>Name</th><th>Status</th><th>Started</th>'
-                "<th>Stopped</th><th>Duration</th></tr></thead><tbody>"
-            )
-            for e in listed:
-                body.append(
-                    f'<tr><td><a href="/executions/{escape(quote(e["name"]))}">{escape(e["name"])}</a></td>'
-                    f"<td>{_status(e['status'])}</td><td>{escape(_when(e.get('startDate')))}</td>"
-                    f"<td>{escape(_when(e.get('stopDate')))}</td>"
-                    f"<td>{escape(_duration(e.get('startDate'), e.get('stopDate')))}</td></tr>"
-                )
-            body.append("</tbody></table>")
-        body.append("</main>")
         running = any(e["status"] == "RUNNING" for e in listed)
-        return _page("Executions", "".join(body), refresh=running)
+        return _render(
+            "index.html",
+            title="Executions",
+            refresh=running,
+            state_machine_arn=self.state_machine_arn,
+            executions=executions,
+        )
 
     def execution_html(self, name: str) -> str | None:
         found = self.execution(name)
@@ -398,107 +374,63 @@ class Viewer:
             return None
         described = found["described"]
         events = found["events"]
-        status = described["status"]
-        facts = [
-            ("Status", _status(status)),
-            ("Started", escape(_when(described.get("startDate")))),
-            ("Stopped", escape(_when(described.get("stopDate"))) or "-"),
-            ("Duration", escape(_duration(described.get("startDate"), described.get("stopDate"))) or "-"),
-        ]
-        if described.get("error"):
-            facts.append(("Error", f"<code>{escape(described['error'])}</code>"))
+        cause = None
         if described.get("cause"):
-            message = _message(described["cause"])
-            cause = escape(_short(message, 300))
-            if message != described["cause"]:
-                full = escape(described["cause"])
-                cause += f"<details><summary>full cause</summary><pre>{full}</pre></details>"
-            facts.append(("Cause", cause))
-        table = [
-            '<table class="events"><thead><tr><th>ID</th><th>Type</th><th>Step</th>'
-            '<th class="num" title="Elapsed since the execution started">ms</th></tr></thead><tbody>'
+            full = described["cause"]
+            said = message(full)
+            cause = {"message": short(said, 300), "full": full if said != full else ""}
+        history = [
+            {**row, "failed": any(word in row["type"] for word in ("Failed", "TimedOut", "Aborted"))}
+            for row in rows(events, cause_limit=CAUSE_LIMIT)
         ]
-        for row in rows(events):
-            failed = any(word in row.type for word in ("Failed", "TimedOut", "Aborted"))
-            css = ' class="bad"' if failed else ""
-            table.append(
-                f'<tr{css}><td class="num">{row.id}</td><td>{escape(row.type)}</td>'
-                f'<td>{escape(row.state)}</td><td class="num">{row.elapsed_ms}</td></tr>'
-            )
-            if row.detail:
-                table.append(
-                    f'<tr class="detail{" bad" if failed else ""}"><td></td>'
-                    f'<td colspan="3">{escape(row.detail)}</td></tr>'
-                )
-        table.append("</tbody></table>")
-        body = [
-            '<header><a href="/">&larr; Executions</a>',
-            f'<span class="arn">{escape(described["executionArn"])}</span></header><main>',
-            f"<h1>{escape(described['name'])}</h1>",
-            '<dl class="facts">',
-            *(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts),
-            "</dl>",
-            '<div class="split"><section class="graph"><h2>Graph</h2>',
-            graph_svg(found["definition"], found["runs"], found["taken"]),
-            "</section>",
-            f'<section class="history"><h2>Event history <small>({len(events)} events)</small></h2>',
-            *table,
-            "</section></div></main>",
-        ]
-        return _page(described["name"], "".join(body), refresh=status == "RUNNING")
+        return _render(
+            "execution.html",
+            title=described["name"],
+            refresh=described["status"] == "RUNNING",
+            name=described["name"],
+            execution_arn=described["executionArn"],
+            status=_status(described["status"]),
+            started=_when(described.get("startDate")),
+            stopped=_when(described.get("stopDate")),
+            duration=_duration(described.get("startDate"), described.get("stopDate")),
+            error=described.get("error", ""),
+            cause=cause,
+            # Built by render_svg, which escapes every name, subtitle and tooltip it writes.
+            graph=Markup(graph_svg(found["definition"], found["runs"], found["taken"])),
+            events=len(events),
+            history=history,
+        )
 
 
-def _status(status: str) -> str:
-    colour = STATUS_COLOURS.get(status, "#868e96")
-    return f'<span class="status" style="background:{colour}">{escape(status)}</span>'
+def _href(name: str) -> str:
+    return f"/executions/{quote(name)}"
 
 
-CSS = """
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 "DejaVu Sans",Helvetica,Arial,sans-serif;color:#212529;background:#f1f3f5}
-header{display:flex;gap:18px;align-items:baseline;padding:10px 20px;background:#232f3e;color:#fff}
-header a{color:#ffb84d;text-decoration:none;font-weight:bold}
-header .arn{color:#adb5bd;font:12px monospace}
-main{padding:6px 20px 20px}
-h1{font-size:20px;margin:10px 0}
-h1 small,h2 small{color:#868e96;font-weight:normal}
-h2{font-size:14px;margin:0 0 8px;color:#495057}
-a{color:#1864ab}
-.facts{display:flex;flex-wrap:wrap;gap:6px 26px;margin:0 0 12px}
-.facts dt{font-size:11px;color:#868e96;text-transform:uppercase}
-.facts dd{margin:0}
-.status{display:inline-block;padding:1px 9px;border-radius:10px;color:#fff;font-size:12px;font-weight:bold}
-.split{display:flex;gap:14px;align-items:flex-start}
-section{background:#fff;border:1px solid #dee2e6;border-radius:6px;padding:10px 12px}
-.graph{flex:0 1 860px;min-width:0}
-.graph svg{display:block;max-width:100%;height:auto}
-.history{flex:1 1 450px;min-width:450px;overflow-x:auto}
-table{border-collapse:collapse;width:100%}
-th,td{padding:3px 7px;text-align:left;vertical-align:top;border-bottom:1px solid #e9ecef}
-th{font-size:12px;color:#495057;background:#f8f9fa;white-space:nowrap}
-details pre{white-space:pre-wrap;font-size:11px;max-height:240px;overflow:auto;background:#f8f9fa;padding:6px}
-table.events{font-size:12px}
-table.events tr.detail td{border-top:0;color:#495057;font-size:11.5px;padding-top:0}
-tr.bad td{background:#fff5f5;color:#a61e1e}
-.num{text-align:right;font-variant-numeric:tabular-nums}
-table.list{background:#fff;border:1px solid #dee2e6}
-code{font-size:13px}
-"""
+def _status(status: str) -> dict[str, str]:
+    return {"name": status, "colour": STATUS_COLOURS.get(status, "#868e96")}
 
 
-def _page(title: str, body: str, *, refresh: bool = False) -> str:
-    meta = '<meta http-equiv="refresh" content="2">' if refresh else ""
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)} · stepsaga viewer</title>{meta}<style>{CSS}</style></head>"
-        f"<body>{body}</body></html>\n"
-    )
+# Every value reaches a page through the template engine, escaped; only the graph is marked safe.
+PAGES = Environment(
+    loader=PackageLoader("stepsaga.cli", "templates"),
+    autoescape=select_autoescape(["html", "svg"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def _render(template: str, *, title: str, refresh: bool = False, **values: Any) -> str:
+    return PAGES.get_template(template).render(title=title, refresh=refresh, **values)
+
+
+def _notice(title: str, heading: str, detail: str = "") -> str:
+    """A page that only says what went wrong: not found, or the error the server met."""
+    return _render("message.html", title=title, heading=heading, detail=detail)
 
 
 # -- the server ----------------------------------------------------------------------------------
-
-
-NOT_FOUND = '<main><h1>{}</h1><p><a href="/">All executions</a></p></main>'
 
 
 class ViewerServer(ThreadingHTTPServer):
@@ -529,16 +461,13 @@ class _Handler(BaseHTTPRequestHandler):
             elif path.startswith("/executions/"):
                 page = viewer.execution_html(unquote(path[len("/executions/") :]))
                 if page is None:
-                    self._send(404, "text/html", _page("Not found", NOT_FOUND.format("No such execution")))
+                    self._send(404, "text/html", _notice("Not found", "No such execution"))
                 else:
                     self._send(200, "text/html", page)
             else:
-                self._send(404, "text/html", _page("Not found", NOT_FOUND.format("Not found")))
+                self._send(404, "text/html", _notice("Not found", "Not found"))
         except Exception as error:  # a viewer shows the error rather than dropping the connection
-            message = f"{type(error).__name__}: {error}"
-            self._send(
-                500, "text/html", _page("Error", f"<main><h1>Error</h1><pre>{escape(message)}</pre></main>")
-            )
+            self._send(500, "text/html", _notice("Error", "Error", f"{type(error).__name__}: {error}"))
 
     def _send(self, status: int, content_type: str, body: str) -> None:
         data = body.encode()
@@ -565,12 +494,6 @@ def serve(client_factory: ClientFactory, state_machine_arn: str, port: int = 0) 
 
 # -- the command ---------------------------------------------------------------------------------
 
-DEMO_STORIES = [
-    'As a visitor I open / and see "Welcome to Acme"',
-    "As a buyer I open /pricing and see 'Plans' and 'Free trial'",
-    'As a member I open /login and see "Sign in"',
-]
-
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
@@ -582,11 +505,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
-    from stepsaga.cli.demo_site import DemoSite
+    from stepsaga.cli.demo_site import DemoSite, demo_request
     from stepsaga.embedded import EmbeddedStack
 
     with DemoSite() as site, EmbeddedStack() as stack:
-        request = {"project": "acme-web", "target_url": site.url, "user_stories": DEMO_STORIES}
+        request = demo_request(site.url)
         happy = stack.run(request)
         failed = stack.run(request, faults={"Execution": {"mode": "permanent"}})
         server, url = serve(stack.client, stack.state_machine_arn, args.port)

@@ -4,23 +4,23 @@ then rendered by headless Chromium (skipped when /usr/bin/chromium is not instal
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import urllib.error
 import urllib.request
 import uuid
-import zlib
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from PIL import Image, ImageColor
 
+from functions.api.history import rows
 from statemachines.catalogue import TEST_GENERATION
 from statemachines.saga import compile_saga
-from stepsaga.cli.demo_site import DemoSite
-from stepsaga.cli.history import rows
+from stepsaga.cli.demo_site import STORIES, DemoSite
+from stepsaga.cli.history import CAUSE_LIMIT
 from stepsaga.cli.viewer import (
     COMPENSATED,
     FAILED,
@@ -34,7 +34,6 @@ from stepsaga.cli.viewer import (
     transitions_taken,
 )
 from stepsaga.embedded import EmbeddedStack
-from tests.conftest import STORIES
 
 pytestmark = pytest.mark.functional
 
@@ -126,7 +125,7 @@ def test_failed_saga_outcomes(viewed: Viewed):
 
 def test_history_is_the_console_rows(viewed: Viewed, stack: EmbeddedStack):
     found = get_json(f"{viewed.url}/api/executions/{viewed.failed['name']}")
-    expected = [asdict(r) for r in rows(stack.history(viewed.failed["executionArn"]))]
+    expected = rows(stack.history(viewed.failed["executionArn"]), cause_limit=CAUSE_LIMIT)
     assert found["history"] == expected
     failures = [r for r in found["history"] if r["type"] == "TaskFailed"]
     assert failures and failures[0]["state"] == "Execution"
@@ -190,8 +189,9 @@ class FakeStepFunctions:
 
     HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
-    def __init__(self) -> None:
+    def __init__(self, listed_name: str = "evil", cause: str = HOSTILE) -> None:
         self.definition = compile_saga(TEST_GENERATION)
+        self.listed_name, self.cause = listed_name, cause
 
     def describe_state_machine(self, **_: Any) -> dict[str, Any]:
         return {"definition": json.dumps(self.definition)}
@@ -209,7 +209,7 @@ class FakeStepFunctions:
             "startDate": moment,
             "stopDate": moment,
             "error": self.HOSTILE,
-            "cause": self.HOSTILE,
+            "cause": self.cause,
         }
 
     def get_paginator(self, operation: str) -> Any:
@@ -228,7 +228,7 @@ class FakeStepFunctions:
                 "id": 3,
                 "type": "LambdaFunctionFailed",
                 "timestamp": moment,
-                "lambdaFunctionFailedEventDetails": {"error": self.HOSTILE, "cause": self.HOSTILE},
+                "lambdaFunctionFailedEventDetails": {"error": self.HOSTILE, "cause": self.cause},
             },
             {
                 "id": 4,
@@ -237,7 +237,7 @@ class FakeStepFunctions:
                 "executionFailedEventDetails": {"error": self.HOSTILE, "cause": self.HOSTILE},
             },
         ]
-        listed = [{"name": "evil", "executionArn": "arn", "status": "FAILED", "startDate": moment}]
+        listed = [{"name": self.listed_name, "executionArn": "arn", "status": "FAILED", "startDate": moment}]
         pages = {"get_execution_history": [{"events": events}], "list_executions": [{"executions": listed}]}
 
         class Paginator:
@@ -258,6 +258,37 @@ def test_everything_from_the_history_is_html_escaped():
         assert 'data-state="Requirements" data-outcome="failed"' in page
         status, index = get(f"{url}/")
         assert status == 200 and 'href="/executions/evil"' in index
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_templates_escape_a_state_cause_and_names_once():
+    """Jinja2 escapes every value from an execution; the graph's SVG is inserted as it is."""
+    hostile = FakeStepFunctions.HOSTILE
+    lambda_cause = json.dumps({"errorMessage": hostile, "errorType": "Boom", "stackTrace": []})
+    fake = FakeStepFunctions(listed_name=hostile, cause=lambda_cause)
+    server, url = serve(lambda service: fake, "arn:aws:states:us-east-1:1:stateMachine:M<b>", 0)
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(1)&gt;"
+    try:
+        status, page = get(f"{url}/executions/evil")
+        assert status == 200
+        assert "<script" not in page and "<img" not in page and "<b>" not in page
+        assert "&amp;lt;" not in page and "&lt;svg" not in page  # nothing escaped twice
+        assert "<svg" in page and 'data-state="Requirements" data-outcome="failed"' in page
+        # The state's failure in the history: its error, then its cause's message.
+        assert f'<td colspan="3">{escaped} {escaped}</td>' in page
+        # The execution's facts: the error, the cause's message, and the whole cause folded away.
+        assert f"<code>{escaped}</code>" in page
+        assert f"<dt>Cause</dt><dd>{escaped}<details>" in page
+        assert "<pre>{&#34;errorMessage&#34;: &#34;&lt;script&gt;" in page
+        assert "execution:M&lt;b&gt;:evil" in page  # the execution's ARN in the header
+
+        status, index = get(f"{url}/")
+        assert status == 200
+        assert "<script" not in index and "<img" not in index and "<b>" not in index
+        assert f'<a href="/executions/{quote(hostile)}">{escaped}</a>' in index
+        assert "stateMachine:M&lt;b&gt;" in index
     finally:
         server.shutdown()
         server.server_close()
@@ -392,9 +423,9 @@ def test_the_failed_saga_renders_in_chromium(viewed: Viewed, tmp_path: Path):
     done = chromium(f"--screenshot={shot}", "--window-size=1400,1000", page, tmp_path=tmp_path)
     assert shot.exists(), done.stderr[-2000:]
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
-    width, height, pixels = decode_png(shot.read_bytes())
-    assert (width, height) == (1400, 1000)
-    counts = colour_counts(pixels, [OUTCOME_PALETTE[k].fill for k in (FAILED, SUCCEEDED, COMPENSATED)])
+    with Image.open(shot) as image:
+        assert image.size == (1400, 1000)
+        counts = colour_counts(image, [OUTCOME_PALETTE[k].fill for k in (FAILED, SUCCEEDED, COMPENSATED)])
     # More than a legend swatch (22 x 14 px) of each: the nodes themselves are painted.
     for outcome, count in zip((FAILED, SUCCEEDED, COMPENSATED), counts, strict=True):
         assert count > 3_000, f"{outcome}: only {count} pixels of {OUTCOME_PALETTE[outcome].fill}"
@@ -408,69 +439,13 @@ def test_the_failed_saga_renders_in_chromium(viewed: Viewed, tmp_path: Path):
     assert 'data-outcome="compensated"' in dom.stdout
 
 
-# -- a tiny PNG reader (no Pillow) ------------------------------------------------------------------
-
-
-def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and the unfiltered scanlines (RGB or RGBA, 8 bits) of a PNG."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    offset, idat = 8, b""
-    width = height = channels = 0
-    while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset : offset + 4])
-        kind = data[offset + 4 : offset + 8]
-        body = data[offset + 8 : offset + 8 + length]
-        offset += 12 + length
-        if kind == b"IHDR":
-            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
-            channels = 3 if colour == 2 else 4
-        elif kind == b"IDAT":
-            idat += body
-        elif kind == b"IEND":
-            break
-    raw = zlib.decompress(idat)
-    stride = width * channels
-    lines: list[bytes] = []
-    previous = bytearray(stride)
-    for y in range(height):
-        start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        for i in range(stride):
-            left = line[i - channels] if i >= channels else 0
-            up = previous[i]
-            corner = previous[i - channels] if i >= channels else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                p = left + up - corner
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-                predictor = left if pa <= pb and pa <= pc else up if pb <= pc else corner
-                line[i] = (line[i] + predictor) & 0xFF
-        lines.append(bytes(line if channels == 3 else _rgb(line)))
-        previous = line
-    return width, height, lines
-
-
-def _rgb(rgba: bytearray) -> bytearray:
-    out = bytearray()
-    for i in range(0, len(rgba), 4):
-        out += rgba[i : i + 3]
-    return out
-
-
-def colour_counts(lines: list[bytes], colours: list[str], tolerance: int = 6) -> list[int]:
+def colour_counts(image: Image.Image, colours: list[str], tolerance: int = 6) -> list[int]:
     """How many pixels are within ``tolerance`` of each ``#rrggbb`` colour."""
-    targets = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in colours]
-    counts = [0] * len(targets)
-    for line in lines:
-        for x in range(0, len(line), 3):
-            r, g, b = line[x], line[x + 1], line[x + 2]
-            for index, (tr, tg, tb) in enumerate(targets):
-                if abs(r - tr) <= tolerance and abs(g - tg) <= tolerance and abs(b - tb) <= tolerance:
-                    counts[index] += 1
-    return counts
+    # A screenshot has a few thousand distinct colours: count those, not 1.4 million pixels.
+    found = image.convert("RGB").getcolors(maxcolors=image.width * image.height) or []
+
+    def near(rgb: tuple[int, ...], target: tuple[int, ...]) -> bool:
+        return all(abs(a - b) <= tolerance for a, b in zip(rgb, target, strict=True))
+
+    targets = [ImageColor.getrgb(colour) for colour in colours]
+    return [sum(n for n, rgb in found if near(rgb, target)) for target in targets]
