@@ -19,14 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from statemachines.catalogue import TEST_GENERATION
-from stepsaga.cli.demo_site import DemoSite
-from stepsaga.embedded import EmbeddedStack, adapters
+from stepsaga.cli.demo_site import DemoSite, demo_request
+from stepsaga.embedded import EmbeddedStack
+from stepsaga.embedded.patches.speed import SPEED
 
-STORIES = [
-    'As a visitor I open / and see "Welcome to Acme"',
-    "As a buyer I open /pricing and see 'Plans' and 'Free trial'",
-    'As a member I open /login and see "Sign in"',
-]
 STEPS = [step.name for step in TEST_GENERATION.steps]
 PATHS: dict[str, dict[str, Any]] = {
     "happy": {},
@@ -35,13 +31,13 @@ PATHS: dict[str, dict[str, Any]] = {
 
 
 def measure(stack: EmbeddedStack, request: dict[str, Any], faults: dict[str, Any], speed: bool) -> float:
-    adapters.SPEED.enabled = speed
+    SPEED.enabled = speed
     try:
         started = time.perf_counter()
         described = stack.run(request, faults=faults)
         elapsed = (time.perf_counter() - started) * 1000
     finally:
-        adapters.SPEED.enabled = adapters.SPEED.default
+        SPEED.enabled = SPEED.default
     if faults:
         assert described["status"] == "FAILED" and described.get("error") == "SagaRolledBack", described
     else:
@@ -121,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in PATHS if not wanted or n in wanted or n.removeprefix("fail at ") in wanted]
     warnings.simplefilter("ignore")
     with DemoSite() as site, EmbeddedStack() as stack:
-        request = {"project": "bench", "target_url": site.url, "user_stories": STORIES}
+        request = demo_request(site.url)
         rows = measure_paths(stack, request, names, args.runs)
     print(table(rows))
     if args.png:

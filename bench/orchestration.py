@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from statemachines.saga import RetryPolicy, Saga, Step, compile_saga
-from stepsaga.cli.demo_site import DemoSite
-from stepsaga.embedded import EmbeddedStack, adapters
+from stepsaga.cli.demo_site import STORIES, DemoSite, demo_request
+from stepsaga.embedded import EmbeddedStack
+from stepsaga.embedded.patches.speed import SPEED
 
 STEP_COUNTS = (3, 6, 12, 25, 50)
-STORIES = ["Open / and see 'Welcome'", "Open /pricing and see 'Plans'"]
 
 
 def generated_saga(steps: int) -> Saga:
@@ -83,15 +83,15 @@ def latency_by_steps(stack: EmbeddedStack, request: dict[str, Any], runs: int) -
     for steps in STEP_COUNTS:
         arn = deploy_generated(stack, steps)
         for speed in (True, False):  # warm both
-            adapters.SPEED.enabled = speed
+            SPEED.enabled = speed
             run_one(stack, arn, request)
         fast, stock = [], []
         for _ in range(runs):
-            adapters.SPEED.enabled = True
+            SPEED.enabled = True
             fast.append(run_one(stack, arn, request))
-            adapters.SPEED.enabled = False
+            SPEED.enabled = False
             stock.append(run_one(stack, arn, request))
-        adapters.SPEED.enabled = adapters.SPEED.default
+        SPEED.enabled = SPEED.default
         rows.append(
             {"steps": steps, "embedded_ms": statistics.median(fast), "stock_ms": statistics.median(stock)}
         )
@@ -101,7 +101,7 @@ def latency_by_steps(stack: EmbeddedStack, request: dict[str, Any], runs: int) -
 def throughput(
     stack: EmbeddedStack, request: dict[str, Any], concurrency: int, speed: bool
 ) -> dict[str, Any]:
-    adapters.SPEED.enabled = speed
+    SPEED.enabled = speed
     sfn = stack.client("stepfunctions")
     started = time.perf_counter()
     names = [f"tp-{uuid.uuid4().hex[:12]}" for _ in range(concurrency)]
@@ -115,7 +115,7 @@ def throughput(
     elapsed = time.perf_counter() - started
     wrong = sum(status != "SUCCEEDED" for status in outcomes)
     wrong += sum(len(stack.items("scenarios", n)) != len(STORIES) for n in names)
-    adapters.SPEED.enabled = adapters.SPEED.default
+    SPEED.enabled = SPEED.default
     return {"concurrency": concurrency, "speed": speed, "sagas_per_s": concurrency / elapsed, "wrong": wrong}
 
 
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     with DemoSite() as site, EmbeddedStack() as stack:
-        request = {"project": "bench", "target_url": site.url, "user_stories": STORIES}
+        request = demo_request(site.url)
         rows = latency_by_steps(stack, request, args.runs)
         print("| steps | embedded (ms, median) | stock moto (ms, median) | speed-up |")
         print("|---|---|---|---|")

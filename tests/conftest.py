@@ -10,14 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
-from stepsaga.cli.demo_site import DemoSite
-from stepsaga.embedded import EmbeddedStack, adapters
-
-STORIES = [
-    'As a visitor I open / and see "Welcome to Acme"',
-    "As a buyer I open /pricing and see 'Plans' and 'Free trial'",
-    'As a member I open /login and see "Sign in"',
-]
+from stepsaga.cli.demo_site import DemoSite, demo_request
+from stepsaga.embedded import EmbeddedStack
+from stepsaga.embedded.patches import stepfunctions
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,7 +39,7 @@ def stack() -> Iterator[EmbeddedStack]:
 
 @pytest.fixture
 def request_doc(site: DemoSite) -> dict[str, object]:
-    return {"project": "acme-web", "target_url": site.url, "user_stories": list(STORIES)}
+    return demo_request(site.url)
 
 
 @pytest.fixture
@@ -58,6 +53,6 @@ def _housekeeping() -> Iterator[None]:
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     TMP_THREADS.clear()  # moto keeps every callback waiter thread otherwise
-    adapters.TIME.factor = 1.0
-    adapters.TIME.per_state.clear()
-    adapters.TIME.per_execution.clear()
+    stepfunctions.TIME.factor = 1.0
+    stepfunctions.TIME.per_state.clear()
+    stepfunctions.TIME.per_execution.clear()

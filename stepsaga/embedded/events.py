@@ -1,10 +1,10 @@
 """EventBridge's "Step Functions Execution Status Change" rule, on the embedded stack.
 
-moto emits no such events; ``adapters.STATUS_LISTENERS`` hands each execution's ``detail`` to
-listeners at its start (RUNNING) and at its end. ``install(stack)`` adds a listener that does
+moto emits no such events; the ``patches.stepfunctions.STATUS_LISTENERS`` get each execution's
+``detail`` at its start (RUNNING) and at its end. ``install(stack)`` adds a listener that does
 what the rule in ``infra.observability`` does on AWS: for the stack's own state machines,
 invoke the saga-events handler with an EventBridge-shaped event, in-process, with the
-deployed function's environment when the template has it (plus ``adapters.RUNTIME_ENV``),
+deployed function's environment when the template has it (plus ``awslambda.RUNTIME_ENV``),
 otherwise with ``RUNTIME_ENV`` alone (set ``AUDIT_TABLE``/``ACTIVE_SAGAS_TABLE`` there).
 
     listener = events.install(stack)   # idempotent per stack (EmbeddedStack.deploy calls it once wired)
@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from infra import names
-from stepsaga.embedded import adapters
+from stepsaga.embedded.account import ACCOUNT, REGION
+from stepsaga.embedded.patches import awslambda, stepfunctions
 
 HANDLER = "functions.handlers.saga_events.handler"
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -69,8 +70,6 @@ def install(stack: Any) -> Listener:
     existing = _installed.get(id(stack))
     if existing is not None:
         return existing
-    from stepsaga.embedded.stack import ACCOUNT, REGION
-
     machines = {arn for key, arn in stack.outputs.items() if key.endswith("StateMachineArn")}
     prefix = f"{names.STACK_NAME}-"
 
@@ -80,24 +79,24 @@ def install(stack: Any) -> Listener:
         event = event_of(detail, ACCOUNT, REGION)
         function = _deployed_function(ACCOUNT, REGION)
         if function is not None:
-            result, errored = adapters.call_in_process(function, event)
+            result, errored = awslambda.call_in_process(function, event)
             if errored:
                 _log.error("saga-events handler failed: %s", result)
             return
         from functions.handlers.saga_events import PREFIX_ENV, handler
 
-        environ = adapters.install_thread_environ()
-        with environ.overlay({PREFIX_ENV: prefix, **adapters.RUNTIME_ENV}):
+        environ = awslambda.install_thread_environ()
+        with environ.overlay({PREFIX_ENV: prefix, **awslambda.RUNTIME_ENV}):
             handler(event, None)
 
-    adapters.STATUS_LISTENERS.append(listener)
+    stepfunctions.STATUS_LISTENERS.append(listener)
     _installed[id(stack)] = listener
     return listener
 
 
 def uninstall(listener: Listener) -> None:
-    if listener in adapters.STATUS_LISTENERS:
-        adapters.STATUS_LISTENERS.remove(listener)
+    if listener in stepfunctions.STATUS_LISTENERS:
+        stepfunctions.STATUS_LISTENERS.remove(listener)
     for key, value in list(_installed.items()):
         if value is listener:
             del _installed[key]

@@ -7,7 +7,7 @@
 
 The template is the one ``cdk deploy`` would deploy: its assets go to the bootstrap bucket,
 the bootstrap version parameter is put in SSM, and ``create_stack`` creates every resource.
-Lambda handlers then run in-process (see ``stepsaga.embedded.adapters``).
+Lambda handlers then run in-process (see ``stepsaga.embedded.patches``).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from typing import Any
 import boto3
 
 from infra import names
-from stepsaga.embedded import adapters, speed, synth
+from stepsaga.embedded import events, patches, synth
+from stepsaga.embedded.account import ACCOUNT, REGION
+from stepsaga.embedded.patches import awslambda, moto_core, stepfunctions
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account
 EMBEDDED_CONTEXT = {
     names.CTX_ALLOW_FAULT_INJECTION: True,
     # The demo site and test targets listen on loopback, which production refuses.
@@ -104,10 +104,10 @@ class EmbeddedStack:
             self._mock.start()
         else:
             self._start_server(self.server_port)
-        adapters.install_all()
-        speed.reset()  # routes learnt under an earlier mock's settings
-        adapters.RUNTIME_ENV.clear()
-        adapters.RUNTIME_ENV.update(self.runtime_env)
+        patches.install()
+        moto_core.forget_routes()  # routes learnt under an earlier mock's settings
+        awslambda.RUNTIME_ENV.clear()
+        awslambda.RUNTIME_ENV.update(self.runtime_env)
 
     def _start_server(self, port: int) -> None:
         from moto.core.config import default_user_config
@@ -123,8 +123,6 @@ class EmbeddedStack:
         self.runtime_env["AWS_ENDPOINT_URL"] = endpoint
 
     def stop_services(self) -> None:
-        from stepsaga.embedded import events
-
         listener = events.listener_for(self)
         if listener is not None:
             events.uninstall(listener)
@@ -169,8 +167,6 @@ class EmbeddedStack:
                 f"embedded deploy ended {stack['StackStatus']}: {stack.get('StackStatusReason')}"
             )
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        from stepsaga.embedded import events
-
         events.install(self)  # EventBridge's execution-status rule, in-process
 
     def _publish_assets(self, assembly: Path) -> None:
@@ -221,7 +217,7 @@ class EmbeddedStack:
         """Wait until the execution is over and its last history event has landed."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
-        if adapters.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION):
+        if stepfunctions.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION):
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:  # the program has ended: its last event is written
                 return dict(described)

@@ -1,5 +1,5 @@
-"""One test (at least) per adapter in ``stepsaga.embedded.adapters``: each asserts the behaviour the
-adapter adds to moto, so it fails without it. Small state machines and functions are created
+"""One test (at least) per correctness patch in ``stepsaga.embedded.patches``: each asserts the behaviour
+the patch adds to moto, so it fails without it. Small state machines and functions are created
 with boto3 under ``mock_aws``; the handlers live in ``handlers_for_tests``."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from stepsaga.embedded import adapters
+from stepsaga.embedded import patches
+from stepsaga.embedded.patches import awslambda, cloudformation, stepfunctions
 from tests.functional import handlers_for_tests as handlers
 
 pytestmark = pytest.mark.functional
@@ -166,14 +167,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv(key, value)
     # Under mock_aws requests never leave the process: an endpoint would send them elsewhere.
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    runtime_env = dict(adapters.RUNTIME_ENV)
-    adapters.RUNTIME_ENV.clear()
+    runtime_env = dict(awslambda.RUNTIME_ENV)
+    awslambda.RUNTIME_ENV.clear()
     handlers.reset()
     mock = mock_aws(
         config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     )
     mock.start()
-    adapters.install_all()
+    patches.install()
     clients = Aws()
     try:
         yield clients
@@ -184,8 +185,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         finally:
             _remove_test_resources(clients)
             mock.stop()
-            adapters.RUNTIME_ENV.clear()
-            adapters.RUNTIME_ENV.update(runtime_env)
+            awslambda.RUNTIME_ENV.clear()
+            awslambda.RUNTIME_ENV.update(runtime_env)
 
 
 def _remove_test_resources(clients: Aws) -> None:
@@ -208,7 +209,7 @@ def _reset_globals() -> Iterator[None]:
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     TMP_THREADS.clear()  # moto keeps every waiter thread otherwise
-    adapters.TIME.factor = 1.0
+    stepfunctions.TIME.factor = 1.0
 
 
 def _callback_task(function_arn: str, payload: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -221,11 +222,11 @@ def _callback_task(function_arn: str, payload: dict[str, Any], **fields: Any) ->
     }
 
 
-# --- 1. per-thread environment ------------------------------------------------------------
+# --- awslambda: per-thread environment ------------------------------------------------------------
 def test_thread_environ_overlays_are_per_thread_and_never_leak() -> None:
-    environ = adapters.install_thread_environ()
+    environ = awslambda.install_thread_environ()
     assert os.environ is environ
-    assert isinstance(os.environ, adapters.ThreadEnviron)
+    assert isinstance(os.environ, awslambda.ThreadEnviron)
     assert "STEPSAGA_PROBE" not in os.environ
     inside: dict[str, Any] = {}
     entered, leave = threading.Event(), threading.Event()
@@ -288,15 +289,15 @@ def test_concurrent_lambdas_each_see_their_own_variables(aws: Aws) -> None:
     assert "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
 
 
-# --- 2. in-process Lambda -------------------------------------------------------------------
+# --- awslambda: in-process Lambda -----------------------------------------------------------------
 def test_lambda_invoke_runs_the_handler_in_process(aws: Aws) -> None:
     aws.function("echo", "echo")
-    before = adapters.INVOCATIONS.get("echo", 0)
+    before = awslambda.INVOCATIONS.get("echo", 0)
     response = aws.lam.invoke(FunctionName="echo", Payload=json.dumps({"hello": ["world", 1]}))
     assert response["StatusCode"] == 200
     assert "FunctionError" not in response
     assert json.loads(response["Payload"].read()) == {"hello": ["world", 1]}
-    assert adapters.INVOCATIONS["echo"] == before + 1
+    assert awslambda.INVOCATIONS["echo"] == before + 1
 
 
 def test_lambda_handler_error_is_reported_as_the_runtime_does(aws: Aws) -> None:
@@ -338,10 +339,10 @@ def test_lambda_task_error_type_becomes_the_state_error(aws: Aws) -> None:
     assert json.loads(failed["cause"])["errorMessage"] == "boom: in a state machine"
 
 
-# --- 3. CloudFormation state machines on the executing backend --------------------------
+# --- cloudformation: CloudFormation state machines on the executing backend -----------------------
 def test_substitute_applies_placeholders_and_keeps_the_context_object() -> None:
     definition = '{"R": "${FnArn}", "n.$": "$$.Execution.Name", "u": "${Unknown}", "k": "$.x"}'
-    assert adapters.substitute(definition, {"FnArn": "arn:fn", "Other": 1}) == (
+    assert cloudformation.substitute(definition, {"FnArn": "arn:fn", "Other": 1}) == (
         '{"R": "arn:fn", "n.$": "$$.Execution.Name", "u": "${Unknown}", "k": "$.x"}'
     )
 
@@ -391,14 +392,14 @@ def test_cloudformation_state_machine_runs_with_substitutions(aws: Aws) -> None:
     assert machine not in remaining
 
 
-# --- 4. time skipping -----------------------------------------------------------------------
+# --- stepfunctions: time skipping -----------------------------------------------------------------
 def test_retry_intervals_are_skipped_not_slept(aws: Aws) -> None:
     boom = aws.function("boom", "boom")
     retry = [{"ErrorEquals": ["Kaboom"], "IntervalSeconds": 100, "MaxAttempts": 2, "BackoffRate": 2.0}]
     machine = aws.machine(
         "retry-skip", {"Boom": {"Type": "Task", "Resource": boom, "Retry": retry, "End": True}}
     )
-    clock = adapters.install_time_skipping()
+    clock = stepfunctions.install_time_skipping()
     skipped = clock.skipped
     run = aws.run(machine)
     assert run.status == "FAILED"
@@ -410,7 +411,7 @@ def test_retry_intervals_are_skipped_not_slept(aws: Aws) -> None:
 
 def test_wait_state_is_skipped_not_slept(aws: Aws) -> None:
     machine = aws.machine("wait-skip", {"Pause": {"Type": "Wait", "Seconds": 1, "End": True}})
-    clock = adapters.install_time_skipping()
+    clock = stepfunctions.install_time_skipping()
     skipped = clock.skipped
     run = aws.run(machine)
     assert run.status == "SUCCEEDED"
@@ -418,7 +419,7 @@ def test_wait_state_is_skipped_not_slept(aws: Aws) -> None:
     assert run.seconds < 0.9
 
 
-# --- 5. callbacks that finish before the waiter listens ----------------------------------
+# --- stepfunctions: callbacks that finish before the waiter listens -------------------------------
 def test_heartbeat_sent_before_the_waiter_listens_is_accepted(aws: Aws) -> None:
     agent = aws.function("agent", "callback")
     machine = aws.machine(
@@ -441,7 +442,7 @@ def test_outcome_sent_before_the_waiter_listens_ends_the_wait_at_once(aws: Aws) 
     assert run.output == {"answered": handlers.TOKENS[0][:8]}
 
 
-# --- 6. SendTaskFailure keeps its cause ---------------------------------------------------
+# --- stepfunctions: SendTaskFailure keeps its cause -----------------------------------------------
 def test_send_task_failure_keeps_its_cause(aws: Aws) -> None:
     agent = aws.function("agent", "callback")
     machine = aws.machine(
@@ -455,7 +456,7 @@ def test_send_task_failure_keeps_its_cause(aws: Aws) -> None:
     assert (run.details(run.last)["error"], run.details(run.last)["cause"]) == ("Nope", "because reasons")
 
 
-# --- 7. time scaling for timeouts and heartbeats ----------------------------------------
+# --- stepfunctions: time scaling for timeouts and heartbeats --------------------------------------
 def test_timeout_seconds_are_scaled(aws: Aws) -> None:
     agent = aws.function("agent", "callback")
     machine = aws.machine(
@@ -463,7 +464,7 @@ def test_timeout_seconds_are_scaled(aws: Aws) -> None:
     )
     # 2000 s -> 2 s (long enough for the invoke to return first: a task that times out
     # mid-invoke gets a TaskSubmitted event after ExecutionFailed in moto)
-    adapters.TIME.factor = 0.001
+    stepfunctions.TIME.factor = 0.001
     run = aws.run(machine)
     assert run.status == "FAILED"
     assert run.details(run.last)["error"] == "States.Timeout"
@@ -475,7 +476,7 @@ def test_timeout_seconds_are_scaled(aws: Aws) -> None:
 def test_one_execution_can_run_on_its_own_clock(aws: Aws) -> None:
     agent = aws.function("agent", "callback")
     machine = aws.machine("own-clock", {"Wait": _callback_task(agent, {"mode": "none"}, TimeoutSeconds=2000)})
-    adapters.TIME.per_execution["fast-clock"] = 0.001  # 2000 s -> 2 s for this execution only
+    stepfunctions.TIME.per_execution["fast-clock"] = 0.001  # 2000 s -> 2 s for this execution only
     slow = aws.start(machine, name="real-clock")  # first: a clock shared by both would end it first
     began = time.monotonic()
     fast = aws.start(machine, name="fast-clock")
@@ -492,14 +493,14 @@ def test_heartbeat_seconds_are_scaled(aws: Aws) -> None:
         "scaled-heartbeat",
         {"Wait": _callback_task(agent, {"mode": "none"}, HeartbeatSeconds=300, TimeoutSeconds=8000)},
     )
-    adapters.TIME.factor = 0.001  # heartbeat 300 s -> 0.3 s; timeout 8000 s -> 8 s
+    stepfunctions.TIME.factor = 0.001  # heartbeat 300 s -> 0.3 s; timeout 8000 s -> 8 s
     run = aws.run(machine)
     assert run.status == "FAILED"
     assert run.details(run.last)["error"] == "States.Timeout"  # moto names heartbeat timeouts so
     assert run.seconds < 6  # the heartbeat, not the (scaled) task timeout, ended it
 
 
-# --- 8. lambda:invoke keeps InvocationType ------------------------------------------------
+# --- stepfunctions: lambda:invoke keeps InvocationType --------------------------------------------
 def test_lambda_invoke_integration_keeps_invocation_type_event(aws: Aws) -> None:
     slow = aws.function("slow", "slow")
     machine = aws.machine(
@@ -522,7 +523,7 @@ def test_lambda_invoke_integration_keeps_invocation_type_event(aws: Aws) -> None
     assert done == [{"event": {"from": "sfn"}, "released": True}]
 
 
-# --- 9. a fresh task token per attempt ---------------------------------------------------
+# --- stepfunctions: a fresh task token per attempt ------------------------------------------------
 def _retried_callback(aws: Aws, name: str, failures: int) -> str:
     agent = aws.function("agent", "callback")
     retry = [{"ErrorEquals": ["Transient"], "IntervalSeconds": 1, "MaxAttempts": failures}]
@@ -576,7 +577,7 @@ def _stall_then_wait(aws: Aws, name: str, **stall: Any) -> tuple[str, str, str]:
     stalls["Next"] = "Waits"
     waits = _callback_task(agent, {"mode": "none"}, TimeoutSeconds=20000)
     machine = aws.machine(name, {"Stalls": stalls, "Waits": waits})
-    adapters.TIME.factor = 0.001  # the first task gives up within 0.3 s; the second waits 20 s
+    stepfunctions.TIME.factor = 0.001  # the first task gives up within 0.3 s; the second waits 20 s
     execution = aws.start(machine)
     _until(lambda: len(handlers.TOKENS) == 2, what="the second task")
     stalled, waiting = handlers.TOKENS
@@ -610,12 +611,12 @@ def test_token_of_a_timed_out_attempt_is_expired(aws: Aws) -> None:
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-# --- 10. task errors that can be raised ----------------------------------------------------
+# --- stepfunctions: task errors that can be raised ------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "message"), [("TaskTimedOut", "Task Timed Out"), ("TaskDoesNotExist", "Task Does Not Exist")]
 )
 def test_task_errors_can_be_constructed(name: str, message: str) -> None:
-    adapters.install_task_errors()
+    stepfunctions.install_task_errors()
     from moto.core.exceptions import AWSError
     from moto.stepfunctions.parser import api
 

@@ -1,4 +1,4 @@
-"""The speed adaptations change no answer: the same calls, with ``SPEED`` on and off, agree."""
+"""The speed patches change no answer: the same calls, with ``SPEED`` on and off, agree."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from stepsaga.embedded import adapters, speed
+from stepsaga.embedded import patches
+from stepsaga.embedded.patches import botocore as botocore_patches
+from stepsaga.embedded.patches import dynamodb, moto_core, speed, stepfunctions
+from stepsaga.embedded.patches.botocore import FIXED_SIGNATURE
+from stepsaga.embedded.patches.speed import SPEED
 
 REGION = "us-east-1"
 
@@ -29,10 +33,10 @@ def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    adapters.install_all()
+    patches.install()
     with mock_aws():
         yield
-    adapters.SPEED.enabled = adapters.SPEED.default
+    SPEED.enabled = SPEED.default
 
 
 def both_ways(calls: Callable[[Any, str], list[Any]]) -> tuple[list[Any], list[Any]]:
@@ -40,7 +44,7 @@ def both_ways(calls: Callable[[Any, str], list[Any]]) -> tuple[list[Any], list[A
     ddb = boto3.client("dynamodb", region_name=REGION)
     transcripts = []
     for enabled in (True, False):
-        adapters.SPEED.enabled = enabled
+        SPEED.enabled = enabled
         table = f"speed-{enabled}-{uuid.uuid4().hex[:8]}"  # the session's mock may hold others
         ddb.create_table(
             TableName=table,
@@ -55,7 +59,7 @@ def both_ways(calls: Callable[[Any, str], list[Any]]) -> tuple[list[Any], list[A
             BillingMode="PAY_PER_REQUEST",
         )
         transcripts.append(scrub(calls(ddb, table), table))
-    adapters.SPEED.enabled = adapters.SPEED.default
+    SPEED.enabled = SPEED.default
     return transcripts[0], transcripts[1]
 
 
@@ -185,17 +189,17 @@ def test_a_signature_is_skipped_only_for_requests_moto_answers(
         SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "dynamodb", REGION).add_auth(request)
         return str(request.headers["Authorization"])
 
-    adapters.SPEED.enabled = True
+    SPEED.enabled = True
     inside = signed()
     assert inside.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")  # moto reads the account here
-    assert inside.endswith(f"Signature={speed.FIXED_SIGNATURE}")
+    assert inside.endswith(f"Signature={FIXED_SIGNATURE}")
     with monkeypatch.context() as patched:  # as for a request to LocalStack or AWS
         patched.setattr(speed, "answered_in_process", lambda: False)
         outside = signed()
-    assert not outside.endswith(f"Signature={speed.FIXED_SIGNATURE}")
+    assert not outside.endswith(f"Signature={FIXED_SIGNATURE}")
     assert inside.split(",")[0] == outside.split(",")[0]  # the same credential scope
-    adapters.SPEED.enabled = False
-    assert not signed().endswith(f"Signature={speed.FIXED_SIGNATURE}")
+    SPEED.enabled = False
+    assert not signed().endswith(f"Signature={FIXED_SIGNATURE}")
 
 
 def test_an_assumed_role_still_reaches_its_own_account(mocked: None) -> None:
@@ -264,11 +268,11 @@ def test_a_json_request_gets_the_environ_werkzeug_would_build(
     from moto.core.request import Request
 
     def built(enabled: bool) -> tuple[dict[str, Any], Any]:
-        adapters.SPEED.enabled = enabled
+        SPEED.enabled = enabled
         try:
             request = Request.from_primitives("POST", url, headers, body)
         finally:
-            adapters.SPEED.enabled = adapters.SPEED.default
+            SPEED.enabled = SPEED.default
         environ = {k: v for k, v in request.environ.items() if k not in ("wsgi.input", "werkzeug.request")}
         return environ, (
             request.data,
@@ -309,11 +313,11 @@ def test_a_url_moto_does_not_route_is_answered_as_stock_moto_answers_it(mocked: 
         return botocore_stubber.process_request(request)
 
     for url in ("https://nothing-here.us-east-1.amazonaws.com/x", "https://example.com/"):  # twice: cached
-        adapters.SPEED.enabled = True
+        SPEED.enabled = True
         fast = answer(url)
-        adapters.SPEED.enabled = False
+        SPEED.enabled = False
         assert fast == answer(url)
-    adapters.SPEED.enabled = True
+    SPEED.enabled = True
     assert answer("https://nothing-here.us-east-1.amazonaws.com/x")[0] == 404
 
 
@@ -335,12 +339,12 @@ def test_only_successful_answers_skip_the_retry_checks(mocked: None) -> None:
         return bool(policy.should_retry(context))
 
     crc_of_empty_object = "2745614147"  # crc32(b"{}")
-    adapters.SPEED.enabled = True
+    SPEED.enabled = True
     assert not should_retry(200, None, crc_of_empty_object)
     assert not should_retry(200, None, "1")  # not even checked (moto's CRC is always right)
     assert should_retry(500, "InternalServerError", crc_of_empty_object)  # still checked
     assert should_retry(400, "ThrottlingException", crc_of_empty_object)
-    adapters.SPEED.enabled = False
+    SPEED.enabled = False
     assert should_retry(200, None, "1")  # stock: a CRC mismatch is retried (never the case with moto)
 
 
@@ -352,9 +356,9 @@ def test_a_presigned_url_keeps_its_real_signature(mocked: None) -> None:
     bucket = f"presign-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="k", Body=b"body")
-    adapters.SPEED.enabled = True
+    SPEED.enabled = True
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
-    assert "X-Amz-Signature=" in url and speed.FIXED_SIGNATURE not in url
+    assert "X-Amz-Signature=" in url and FIXED_SIGNATURE not in url
     answer = requests.get(url, timeout=10)
     assert (answer.status_code, answer.content) == (200, b"body")
 
@@ -394,22 +398,24 @@ def test_every_adaptation_is_installed(mocked: None) -> None:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     targets = {
-        "program parse": ExecutionWorker._get_evaluation_entrypoint,
-        "JSONPath": json_path.parse,
-        "ResultPath JSONPath": result_path.parse,
-        "wire JSON": responses.ActionResult.execute_result,
-        "method names": responses.method_names_from_class,
-        "request ids": responses.gen_amzn_requestid_long,
-        "signatures": SigV4Auth.add_auth,
-        "update expressions": UpdateExpressionParser.make,
-        "conditions": ConditionExpressionParser.parse,
-        "validator walks": DepthFirstTraverser.traverse_node_recursively,
-        "validator copies": validators.deepcopy,
-        "query copies": table.copy.deepcopy,
-        "item sizes": Item.__init__,
-        "routes": BotocoreStubber.process_request,
-        "environ": Request.from_primitives,
-        "retries": RetryPolicy.should_retry,
+        "program parse": (ExecutionWorker._get_evaluation_entrypoint, stepfunctions),
+        "JSONPath": (json_path.parse, stepfunctions),
+        "ResultPath JSONPath": (result_path.parse, stepfunctions),
+        "wire JSON": (responses.ActionResult.execute_result, dynamodb),
+        "method names": (responses.method_names_from_class, moto_core),
+        "request ids": (responses.gen_amzn_requestid_long, moto_core),
+        "signatures": (SigV4Auth.add_auth, botocore_patches),
+        "update expressions": (UpdateExpressionParser.make, dynamodb),
+        "conditions": (ConditionExpressionParser.parse, dynamodb),
+        "validator walks": (DepthFirstTraverser.traverse_node_recursively, dynamodb),
+        "validator copies": (validators.deepcopy, dynamodb),
+        "query copies": (table.copy.deepcopy, dynamodb),
+        "item sizes": (Item.__init__, dynamodb),
+        "routes": (BotocoreStubber.process_request, moto_core),
+        "environ": (Request.from_primitives, moto_core),
+        "retries": (RetryPolicy.should_retry, botocore_patches),
     }
-    elsewhere = {name: fn.__module__ for name, fn in targets.items() if fn.__module__ != speed.__name__}
+    elsewhere = {
+        name: fn.__module__ for name, (fn, module) in targets.items() if fn.__module__ != module.__name__
+    }
     assert elsewhere == {}

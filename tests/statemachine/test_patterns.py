@@ -12,7 +12,8 @@ import pytest
 from functions.agents.requirements import derive_scenarios
 from functions.common.models import SagaRequest
 from functions.control import SagaFinished, SagaNotFound, SagaNotWaiting
-from stepsaga.embedded import EmbeddedStack, adapters
+from stepsaga.embedded import EmbeddedStack
+from stepsaga.embedded.patches import stepfunctions
 from tests.statemachine.saga_assertions import ledger_of
 
 pytestmark = pytest.mark.statemachine
@@ -135,6 +136,43 @@ def test_one_failing_project_compensates_the_others_and_rolls_back_the_parent(st
     assert states[-1] == "RolledBack"
 
 
+@pytest.mark.parametrize("succeeding", [1, 0], ids=["one-compensated", "none-compensated"])
+def test_a_failing_project_rolls_back_the_parent_with_one_or_no_project_to_compensate(
+    stack, site, saga_name, succeeding
+):
+    # One compensated project is the case LocalStack's JSONPath once broke (a one-element
+    # projection read as a scalar); none leaves an empty rollback Map.
+    ok = {
+        "request": {"project": "alpha", "target_url": site.url, "user_stories": ["Open / and see 'Welcome'"]}
+    }
+    invalid = {"request": {"project": "beta", "target_url": site.url, "user_stories": []}}
+    document = {"projects": [ok] * succeeding + [invalid]}
+    described = stack.wait(stack.start(None, name=saga_name, machine="multi-project", document=document))
+
+    assert described["error"] == "SagaRolledBack"
+    sfn = stack.client("stepfunctions")
+    rollbacks = {
+        e["name"]: e["status"]
+        for e in sfn.list_executions(stateMachineArn=stack.machine_arn("test-generation-rollback"))[
+            "executions"
+        ]
+        if e["name"].startswith(saga_name)
+    }
+    assert rollbacks == {f"{saga_name}-p{i}": "SUCCEEDED" for i in range(succeeding)}
+    states = stack.state_names(described["executionArn"])
+    assert states.count("CompensateProjectSaga") == succeeding
+    inside_maps = ("RunProjectSaga", "ProjectSagaFailed", "CompensateProjectSaga", "ProjectRollbackFailed")
+    assert [s for s in states if s not in inside_maps] == [
+        "RunProjectSagas",
+        "SummariseProjects",
+        "AnyProjectFailed",
+        "CompensateProjectSagas",
+        "AllRollbacksDone",
+        "AnyRollbackFailed",
+        "RolledBack",
+    ]
+
+
 def test_a_retried_parent_never_starts_a_duplicate_child(stack, site, saga_name):
     document = {
         "projects": [{"request": {"project": "solo", "target_url": site.url, "user_stories": ["See /"]}}]
@@ -210,7 +248,7 @@ def test_cancel_rolls_back_with_the_reason_in_the_history(stack, request_doc, sa
 
 
 def test_gate_timeout_rolls_back(stack, request_doc, saga_name):
-    adapters.TIME.per_state["AwaitApproval"] = 0.00001  # the gate's day -> 0.86 s
+    stepfunctions.TIME.per_state["AwaitApproval"] = 0.00001  # the gate's day -> 0.86 s
     arn = stack.start(request_doc, name=saga_name, machine=REVIEWED)
     described = stack.wait(arn)
 

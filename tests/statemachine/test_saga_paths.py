@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from stepsaga.embedded import EmbeddedStack, adapters
+from stepsaga.embedded import EmbeddedStack
+from stepsaga.embedded.patches import stepfunctions
 from tests.statemachine.saga_assertions import (
     FORWARD,
     assert_nothing_orphaned,
@@ -79,7 +80,7 @@ def test_permanent_failure_rolls_back_completed_steps_in_reverse(stack, request_
 
 
 def test_transient_failure_is_retried_with_backoff_then_succeeds(stack, request_doc, saga_name):
-    skipped_before = adapters.CLOCK.skipped
+    skipped_before = stepfunctions.CLOCK.skipped
     described, arn = run(
         stack, request_doc, saga_name, faults={"Generation": {"mode": "transient", "times": 2}}
     )
@@ -90,7 +91,7 @@ def test_transient_failure_is_retried_with_backoff_then_succeeds(stack, request_
     failures = [e for e in stack.history(arn) if e["type"] == "LambdaFunctionFailed"]
     assert [e["lambdaFunctionFailedEventDetails"]["error"] for e in failures] == ["AgentTransientError"] * 2
     # Generation's policy waits 2 s then 4 s; the embedded clock skipped them instead.
-    assert adapters.CLOCK.skipped - skipped_before >= 6
+    assert stepfunctions.CLOCK.skipped - skipped_before >= 6
 
 
 def test_transient_failure_of_the_callback_step_is_retried(stack, request_doc, saga_name):
@@ -198,7 +199,7 @@ def test_bad_input_is_rejected_at_the_first_step_and_writes_nothing(stack, saga_
 
 
 def test_lost_heartbeat_times_out_the_callback_step_and_rolls_back(stack, request_doc, saga_name):
-    adapters.TIME.factor = 0.002  # 2-minute heartbeat -> 0.24 s; 30-minute timeout -> 3.6 s
+    stepfunctions.TIME.factor = 0.002  # 2-minute heartbeat -> 0.24 s; 30-minute timeout -> 3.6 s
     faults = {"Execution": {"mode": "hang", "seconds": 0.6}}
     described, arn = run(stack, request_doc, saga_name, faults=faults)
 
@@ -213,7 +214,7 @@ def test_lost_heartbeat_times_out_the_callback_step_and_rolls_back(stack, reques
 
 
 def test_task_timeout_of_a_lambda_step_rolls_back_and_fences_the_zombie(stack, request_doc, saga_name):
-    adapters.TIME.factor = 0.001  # Requirements' 5-minute timeout -> 0.3 s
+    stepfunctions.TIME.factor = 0.001  # Requirements' 5-minute timeout -> 0.3 s
     described, arn = run(
         stack, request_doc, saga_name, faults={"Requirements": {"mode": "hang", "seconds": 0.5}}
     )

@@ -13,7 +13,7 @@ from stepsaga.embedded import synth
 def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for relative in (
         "infra/stack.py",
-        "stepsaga/embedded/adapters.py",
+        "stepsaga/embedded/patches/awslambda.py",
         "stepsaga/embedded/synth.py",
         "functions/agent.py",
         "statemachines/s.py",
@@ -27,7 +27,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_embedded_stack_own_code_does_not_invalidate_the_cache(tree: Path) -> None:
     before = synth.source_hash({})
-    (tree / "stepsaga/embedded/adapters.py").write_text("# v2\n")
+    (tree / "stepsaga/embedded/patches/awslambda.py").write_text("# v2\n")
     assert synth.source_hash({}) == before
 
 

@@ -1,0 +1,351 @@
+"""DynamoDB as the sagas' stores need it: transactions that are atomic and roll back only what they
+touched, conditional writes that cannot interleave, and queries that read one partition."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+from stepsaga.embedded.patches.once import once
+from stepsaga.embedded.patches.speed import SPEED
+
+# --- transactions: atomic, and rolled back key by key ---------------------------------------------
+_TRANSACTIONS = threading.RLock()
+
+
+def install_transactions() -> None:
+    """moto backs up every table a transaction touches (a deep copy per item written, so the
+    cost grows with everything stored) and rolls back by putting the whole copy back, which
+    also discards what concurrent sagas wrote meanwhile. Transactions here are serialised,
+    remember only the items they touch, and roll back exactly those."""
+    if not once("transactions"):
+        return
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        with _TRANSACTIONS:
+            touched: dict[tuple[str, str], tuple[str, dict[str, Any], Any]] = {}
+
+            def rollback() -> None:
+                for table_name, key, previous in touched.values():
+                    table = self.get_table(table_name)
+                    hash_value, range_value = self.get_keys_value(table, key)
+                    table.delete_item(hash_value, range_value)
+                    if previous is not None:
+                        if range_value:
+                            table.items[hash_value][range_value] = previous
+                        else:
+                            table.items[hash_value] = previous
+
+            errors: list[tuple[Any, Any, Any]] = []
+            for entry in transact_items:
+                original_item = None
+                if len(entry) > 1:
+                    raise TransactWriteSingleOpException
+                try:
+                    op_type, op = next(iter(entry.items()))
+                    if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                        raise ValueError("Unsupported transaction operation")
+                    table_name = op["TableName"]
+                    condition = op.get("ConditionExpression")
+                    names = op.get("ExpressionAttributeNames")
+                    values = op.get("ExpressionAttributeValues")
+                    if op_type == "Put":
+                        table = self.get_table(table_name)
+                        key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                        if table.range_key_attr is not None:
+                            key[table.range_key_attr] = op["Item"][table.range_key_attr]
+                    else:
+                        key = op["Key"]
+                    marker = (table_name, json.dumps(key, sort_keys=True))
+                    if marker in touched:
+                        raise MultipleTransactionsException()
+                    current = self.get_item(table_name, key)
+                    touched[marker] = (table_name, key, copy.deepcopy(current) if current else None)
+                    if condition is not None and not get_filter_expression(condition, names, values).expr(
+                        current
+                    ):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+                    arguments = {
+                        "condition_expression": condition,
+                        "expression_attribute_names": names,
+                        "expression_attribute_values": values,
+                    }
+                    if op_type == "Put":
+                        self.put_item(table_name, op["Item"], **arguments)
+                    elif op_type == "Delete":
+                        self.delete_item(table_name, key, **arguments)
+                    elif op_type == "Update":
+                        self.update_item(
+                            table_name, key, update_expression=op["UpdateExpression"], **arguments
+                        )
+                    errors.append((None, None, None))
+                except (MultipleTransactionsException, MockValidationException):
+                    rollback()
+                    raise
+                except ConditionalCheckFailed as error:
+                    errors.append(("ConditionalCheckFailed", str(error.message), original_item))
+                except Exception as error:
+                    errors.append((type(error).__name__, str(error), original_item))
+            if any(code is not None for code, _, _ in errors):
+                rollback()
+                raise TransactionCanceledException(errors)
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    # moto checks a write's condition, then applies it: two threads can both pass the check.
+    # Serialise single-item writes with transactions, so a condition holds when it is applied.
+    def serialised(method: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _TRANSACTIONS:
+                return method(self, *args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+
+
+# --- queries read their partition, not the whole table --------------------------------------------
+_PARTITION = threading.local()
+
+
+def install_partition_queries() -> None:
+    """moto answers every Query by sorting every item of the table, then filtering on the
+    partition key, so a query costs as much as the table is large (thousands of items after
+    a test session or one wide saga). A base-table query reads only its own partition."""
+    if not once("partition"):
+        return
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    all_items, query = Table.all_items, Table.query
+    signature = inspect.signature(query)
+
+    def partition_items(self: Any) -> Any:
+        only = getattr(_PARTITION, "key", None)
+        if only is None or only[0] is not self:
+            return all_items(self)
+        found = self.items.get(only[1])
+        if found is None:
+            return []
+        items = list(found.values()) if self.range_key_attr else [found]
+        return sorted(items, key=lambda x: x.range_key) if self.range_key_attr else items
+
+    def partition_query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        hash_key, index_name = bound.arguments.get("hash_key"), bound.arguments.get("index_name")
+        if index_name or hash_key is None:
+            return query(self, *args, **kwargs)
+        _PARTITION.key = (self, hash_key)
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            _PARTITION.key = None
+
+    Table.all_items = partition_items  # type: ignore[method-assign]
+    Table.query = partition_query  # type: ignore[method-assign]
+
+
+# --- speed (off with SPEED: the same answers, computed once) --------------------------------------
+def install_wire_json() -> None:
+    if not once("wire-json"):
+        return
+    # DynamoDB answers are JSON already in wire form ({"S": ...} maps): moto's generic,
+    # model-driven serialiser walks every attribute of every item (~70 % of a Query's cost).
+    from moto.core.responses import ActionResult
+
+    serialise = ActionResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        if SPEED.enabled and context.operation_model.service_model.service_name == "dynamodb":
+            try:
+                body = json.dumps(self.result)
+            except (TypeError, ValueError):
+                return serialise(self, context)  # dates or bytes: let moto shape them
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return serialise(self, context)
+
+    ActionResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
+_PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
+
+
+def install_expressions_once() -> None:
+    if not once("expressions-once"):
+        return
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    # An update expression's AST depends on its text alone; moto deep-copies it before it
+    # substitutes names and values, so one parsed tree serves every call.
+    stock_make = UpdateExpressionParser.make.__func__
+
+    @lru_cache(maxsize=1024)
+    def cached_make(cls: Any, expression: str) -> Any:
+        return stock_make(cls, expression)
+
+    def make(cls: Any, expression: str) -> Any:
+        return cached_make(cls, expression) if SPEED.enabled else stock_make(cls, expression)
+
+    UpdateExpressionParser.make = classmethod(make)
+
+    # A condition's tree has the values it references in it: the key is the expression and
+    # those names and values (a transaction passes every value of its update, used or not).
+    stock_parse = ConditionExpressionParser.parse
+    trees: dict[str, tuple[Any, list[str], list[str]]] = {}
+
+    def parse(self: Any) -> Any:
+        expression = self.condition_expression
+        if not (SPEED.enabled and expression):
+            return stock_parse(self)
+        names = self.expression_attribute_names or {}
+        values = self.expression_attribute_values or {}
+        used: dict[str, Any] = {}
+        for token in _PLACEHOLDER.findall(expression):
+            source = names if token[0] == "#" else values
+            if token not in source:
+                return stock_parse(self)  # let moto raise its own error
+            used[token] = source[token]
+        try:
+            key = expression + "\0" + json.dumps(used, sort_keys=True)
+        except (TypeError, ValueError):  # binary values
+            return stock_parse(self)
+        found = trees.get(key)
+        if found is None:
+            op = stock_parse(self)
+            found = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+            if len(trees) < 4096:
+                trees[key] = found
+        op, names_found, values_found = found
+        self.expr_attr_names_found[:] = names_found
+        self.expr_attr_values_found[:] = values_found
+        return op
+
+    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+
+
+def install_update_validation_walks() -> None:
+    if not once("update-validation-walks"):
+        return
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+
+    # The same walk as moto's, with the node types a processor handles looked up once per
+    # processor (each processor's table is fixed by its class) instead of at every node.
+    stock = DepthFirstTraverser.traverse_node_recursively
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        if not SPEED.enabled:
+            return stock(self, node, child_id)
+        types = self.__dict__.get("_stepsaga_types")
+        if types is None:
+            types = self.__dict__["_stepsaga_types"] = self.nodes_to_be_processed()
+        if isinstance(node, Node):
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            if isinstance(node, types):
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if SPEED.enabled and isinstance(value, Node):
+            try:
+                return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            except Exception:  # a node holding something that does not pickle
+                pass
+        return copy.deepcopy(value, memo)
+
+    validators.deepcopy = deepcopy  # type: ignore[assignment]
+
+
+def install_query_results_shallow() -> None:
+    if not once("query-results-shallow"):
+        return
+    from moto.dynamodb.models import table
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    # ``Table.query`` deep-copies its matches (``copy.deepcopy(results)``) before it filters
+    # and projects them; ``Item.project`` and ``SecondaryIndex.project`` build new items and
+    # the answer only reads them. A copy of each item's attribute table is enough: an update
+    # running meanwhile replaces attribute values in the stored item's table, not in this
+    # copy (the dict copy itself is atomic under the GIL). Only that call passes a list of
+    # items; every other deepcopy in the module is untouched.
+    def shallow(item: Any) -> Any:
+        copied: Any = Item.__new__(Item)
+        copied.hash_key, copied.range_key = item.hash_key, item.range_key
+        attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.update(attrs, item.attrs)  # the stored item passed the size check already
+        copied.attrs = attrs
+        return copied
+
+    class _CopyOfTable:
+        copy = staticmethod(copy.copy)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if SPEED.enabled and type(value) is list and all(type(i) is Item for i in value):
+                return [shallow(i) for i in value]
+            return copy.deepcopy(value, memo)
+
+    table.copy = _CopyOfTable  # type: ignore[assignment]
+
+
+def install_items_sized_once() -> None:
+    if not once("items-sized-once"):
+        return
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    # LimitedSizeDict re-sizes the whole item for every attribute set (quadratic in the
+    # attributes); building an item, a running total gives the same sum at every step.
+    stock = Item.__init__
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        if not SPEED.enabled:
+            return stock(self, hash_key, range_key, attrs)
+        self.hash_key = hash_key
+        self.range_key = range_key
+        built = LimitedSizeDict()
+        total = 0
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            total += bytesize(key) + typed.size()
+            if total > 405000:  # LimitedSizeDict's own limit
+                raise ItemSizeTooLarge
+            dict.__setitem__(built, key, typed)
+        self.attrs = built
+        return None
+
+    Item.__init__ = init  # type: ignore[method-assign]
+
+
+# Routes found so far, by URL: (service, handler); and each service's compiled routes.

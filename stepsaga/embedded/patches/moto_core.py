@@ -1,0 +1,192 @@
+"""moto's request dispatch: routing, request ids, handler lookup and WSGI environ (speed only)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import uuid
+from typing import Any
+
+from stepsaga.embedded.patches.once import once
+from stepsaga.embedded.patches.speed import SPEED
+
+_lock = threading.RLock()  # held while the route caches are cleared
+
+
+# --- speed (off with SPEED: the same answers, computed once) --------------------------------------
+def install_method_names_once() -> None:
+    if not once("method-names-once"):
+        return
+    # Every dispatch lists the response class's methods to find the action's handler.
+    from moto.core import responses
+
+    stock = responses.method_names_from_class
+    names: dict[type, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        if not SPEED.enabled:
+            return stock(clazz)
+        found = names.get(clazz)
+        if found is None:
+            found = names[clazz] = stock(clazz)
+        return list(found)
+
+    responses.method_names_from_class = method_names_from_class
+
+
+def install_cheap_request_ids() -> None:
+    if not once("cheap-request-ids"):
+        return
+    from moto.core import responses
+
+    stock = responses.gen_amzn_requestid_long
+
+    def gen_amzn_requestid_long(headerdict: dict[str, Any] | None = None) -> str:
+        if not SPEED.enabled:
+            return stock(headerdict)
+        request_id = uuid.uuid4().hex.upper()
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = request_id
+        return request_id
+
+    responses.gen_amzn_requestid_long = gen_amzn_requestid_long
+
+
+def install_json_requests_without_environ_builder() -> None:
+    if not once("json-requests-without-environ-builder"):
+        return
+    import io
+
+    from moto.core import request as moto_request
+
+    # A JSON-protocol call (DynamoDB, Step Functions) is a POST to "/" with a small body:
+    # its environ is the handful of keys werkzeug's EnvironBuilder would write, here
+    # written directly (test_speed compares the two). Anything else goes the stock way.
+    Request = moto_request.Request
+    stock = Request.from_primitives.__func__  # type: ignore[attr-defined]
+
+    def from_primitives(cls: Any, method: str, url: str, headers: Any, body: Any = None) -> Any:
+        if not (SPEED.enabled and method == "POST" and isinstance(body, bytes | str | None)):
+            return stock(cls, method, url, headers, body)
+        scheme, _, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        if path or not slash or "@" in host or scheme not in ("http", "https"):
+            return stock(cls, method, url, headers, body)
+        data = body.encode() if isinstance(body, str) else (body or b"")
+        name, _, port = host.partition(":")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": "/",
+            "QUERY_STRING": "",
+            "REQUEST_URI": "/",
+            "RAW_URI": "/",
+            "SERVER_NAME": name,
+            "SERVER_PORT": port or ("443" if scheme == "https" else "80"),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": host,
+            "CONTENT_LENGTH": str(len(data)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scheme,
+            "wsgi.input": io.BytesIO(data),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for key, value in headers.items():
+            if key.lower() == "transfer-encoding" or moto_request.should_preserve_original_header_name(key):
+                return stock(cls, method, url, headers, body)
+            environ_key = moto_request.environ_key_for_header(key)
+            if environ_key in environ and environ_key != "CONTENT_LENGTH":
+                return stock(cls, method, url, headers, body)  # a repeated header: werkzeug joins them
+            if environ_key == "CONTENT_LENGTH":
+                continue  # the body's own length, as EnvironBuilder writes it
+            environ[environ_key] = value.decode("utf-8") if isinstance(value, bytes) else value
+        environ[moto_request.PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
+        return cls(environ)
+
+    Request.from_primitives = classmethod(from_primitives)  # type: ignore[assignment]
+
+
+# Routes found so far, by URL: (service, handler); and each service's compiled routes.
+_ROUTES: dict[str, tuple[str, Any]] = {}
+_SERVICE_ROUTES: dict[str, list[tuple[Any, Any]]] = {}
+
+
+def forget_routes() -> None:
+    """Forget the routes (a new mock may run with other endpoint or passthrough settings)."""
+    with _lock:
+        _ROUTES.clear()
+        _SERVICE_ROUTES.clear()
+
+
+def install_routes_once() -> None:
+    if not once("routes-once"):
+        return
+    import moto.backend_index as backend_index
+    from moto.core import botocore_stubber as stubber_module
+    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+    from moto.core.exceptions import HTTPException
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+    from moto.moto_api import recorder
+
+    # moto routes every request by matching its URL against every service's pattern, then
+    # against the matched backend's ``urls`` (a property rebuilt per call; S3's reloads a
+    # module). Which handler serves a URL depends on the URL alone while a mock runs, so it
+    # is remembered per URL; the passthrough and allow-list checks, which depend on
+    # settings, run on every call; the request is then handled exactly as moto does.
+    stock = stubber_module.BotocoreStubber.process_request
+
+    def routes_of(service: str) -> list[tuple[Any, Any]]:
+        found = _SERVICE_ROUTES.get(service)
+        if found is None:
+            import moto.backends as backends
+            from moto.core import DEFAULT_ACCOUNT_ID
+
+            backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+            if isinstance(backend_dict, stubber_module.BackendDict):
+                regions = backend_dict[DEFAULT_ACCOUNT_ID]
+                backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+            else:
+                backend = backend_dict["global"]
+            found = [(re.compile(url), method) for url, method in backend.urls.items()]
+            _SERVICE_ROUTES[service] = found
+        return found
+
+    def route(clean_url: str) -> tuple[str, Any] | None:
+        for service, pattern in backend_index.backend_url_patterns:
+            if not pattern.match(clean_url):
+                continue
+            for url, method_to_execute in routes_of(service):
+                if url.match(clean_url):
+                    return service, method_to_execute
+            return None  # moto falls through to its next pattern: let it
+        return None
+
+    def process_request(self: Any, request: Any) -> Any:
+        if not SPEED.enabled:
+            return stock(self, request)
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        found = _ROUTES.get(clean_url)
+        if found is None:
+            found = route(clean_url)
+            if found is None:
+                return stock(self, request)
+            if len(_ROUTES) < 10_000:  # object URLs of S3 vary without bound
+                _ROUTES[clean_url] = found
+        service, method_to_execute = found
+        if passthrough_url(clean_url) or passthrough_service(service) or not service_whitelisted(service):
+            return stock(self, request)  # moto's own path passes it through (or refuses it)
+        normalized_request = stubber_module.normalize_request(request)
+        try:
+            recorder._record_request(normalized_request)
+            return method_to_execute(
+                normalized_request, normalized_request.raw_url, normalized_request.headers
+            )
+        except HTTPException as error:
+            return error.code, error.get_headers(), error.get_body()
+
+    stubber_module.BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
