@@ -11,6 +11,7 @@ Succeed/Fail states in a row below. Edges follow ``Next`` (solid), ``Catch`` (da
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -40,7 +41,10 @@ ROW_GAP = 24
 LEFT = 44  # room for the gutter edges left of the first column
 RIGHT = 24
 TOP = 46  # room for the column titles
-TERM_EXTRA = 30  # extra space above the terminal row (the lane for edges into it)
+TERM_EXTRA = 30  # extra space above the terminal row (the lanes for edges into it)
+GUTTER = 14  # from a column to its first gutter edge
+GUTTER_GAP = 7  # between gutter edges left of a column
+LANE_GAP = 6  # between lanes above the terminal row
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
 
@@ -216,12 +220,11 @@ def layout(definition: Mapping[str, Any]) -> Layout:
     for t in routes:
         preds.setdefault(t.target, []).append(t.source)
 
+    # Rows and columns first: they decide each edge's route, and the routes how much room
+    # the gutters left of a column and the lanes above the terminal row need.
     nodes: dict[str, Node] = {}
     used = [role for role in (FORWARD, COMPENSATION, HANDLER) if groups[role]]
-    titles: list[tuple[float, str]] = []
     for column, role in enumerate(used):
-        x = LEFT + column * (NODE_W + COL_GAP)
-        titles.append((x, COLUMN_TITLES[role]))
         taken: set[int] = set()
         for index, name in enumerate(groups[role]):
             row = index
@@ -231,13 +234,8 @@ def layout(definition: Mapping[str, Any]) -> Layout:
             while row in taken:
                 row += 1
             taken.add(row)
-            nodes[name] = Node(
-                name, states[name]["Type"], role, column, row, x, TOP + row * (NODE_H + ROW_GAP)
-            )
-
-    content_w: float = len(used) * NODE_W + (len(used) - 1) * COL_GAP if used else TERM_W
+            nodes[name] = Node(name, states[name]["Type"], role, column, row)
     last_row = max((n.row for n in nodes.values()), default=-1)
-    term_y = TOP + (last_row + 1) * (NODE_H + ROW_GAP) + (TERM_EXTRA if nodes else 0)
     order = {name: i for i, name in enumerate(states)}
 
     def term_key(name: str) -> tuple[float, float, int]:
@@ -251,26 +249,52 @@ def layout(definition: Mapping[str, Any]) -> Layout:
         )
 
     terminals = sorted(groups[TERMINAL], key=term_key)
-    wanted = [int(term_key(t)[0]) for t in terminals]
+    wanted = [int(term_key(t)[0]) for t in terminals]  # the column each would sit under
+    for name in terminals:
+        nodes[name] = Node(name, states[name]["Type"], TERMINAL, -1, last_row + 1, w=TERM_W, h=TERM_H)
+    edges = _choose_routes(nodes, routes)
+    gutters = Counter(nodes[e.source].column for e in edges if e.route.startswith("gutter"))
+    lanes = sum(e.route == "gutter_lane" for e in edges)
+
+    left = max(LEFT, _gutter_room(gutters[0]))
+    xs: list[float] = []
+    for column in range(len(used)):
+        xs.append(xs[-1] + NODE_W + max(COL_GAP, _gutter_room(gutters[column])) if xs else left)
+    titles = [(xs[column], COLUMN_TITLES[role]) for column, role in enumerate(used)]
+    for node in nodes.values():
+        if node.role != TERMINAL:
+            node.x, node.y = xs[node.column], TOP + node.row * (NODE_H + ROW_GAP)
+
+    content_w: float = xs[-1] + NODE_W - left if used else TERM_W
+    lane_room = TERM_EXTRA + _extra_lanes(lanes) * LANE_GAP if used else 0
+    term_y = TOP + (last_row + 1) * (NODE_H + ROW_GAP) + lane_room
     if len(set(wanted)) == len(wanted) and all(w < len(used) for w in wanted):
-        centres = [LEFT + w * (NODE_W + COL_GAP) + NODE_W / 2 for w in wanted]
+        centres = [xs[w] + NODE_W / 2 for w in wanted]
     else:  # spread them evenly under the columns
         slot = max(content_w / max(len(terminals), 1), TERM_W + 16)
-        centres = [LEFT + (i + 0.5) * slot for i in range(len(terminals))]
+        centres = [left + (i + 0.5) * slot for i in range(len(terminals))]
         content_w = max(content_w, slot * len(terminals))
     for name, centre in zip(terminals, centres, strict=True):
-        nodes[name] = Node(
-            name, states[name]["Type"], TERMINAL, -1, last_row + 1, centre - TERM_W / 2, term_y
-        )
-        nodes[name].w, nodes[name].h = TERM_W, TERM_H
+        nodes[name].x, nodes[name].y = centre - TERM_W / 2, term_y
 
-    edges = _route(nodes, routes)
+    _draw(nodes, edges, lanes)
     height = term_y + TERM_H + 16 if terminals else TOP + (last_row + 1) * (NODE_H + ROW_GAP)
-    return Layout(nodes, edges, LEFT + content_w + RIGHT, height, titles)
+    return Layout(nodes, edges, left + content_w + RIGHT, height, titles)
 
 
-def _route(nodes: dict[str, Node], routes: list[Transition]) -> list[Edge]:
-    """Choose each edge's sides and shape, spread edges along a side, then draw the paths."""
+def _gutter_room(count: int) -> float:
+    """Room left of a column for ``count`` gutter edges, the outermost 9 px clear of what is further left."""
+    return GUTTER + GUTTER_GAP * (count - 1) + 9 if count else 0
+
+
+def _extra_lanes(lanes: int) -> int:
+    """Lanes above the terminal row beyond the two the row's usual spacing holds."""
+    return max(0, lanes - 2)
+
+
+def _choose_routes(nodes: Mapping[str, Node], routes: list[Transition]) -> list[Edge]:
+    """Each edge's sides and shape, from the rows and columns alone (routes between the same
+    two states are one edge)."""
     merged: dict[tuple[str, str], Edge] = {}
     for t in routes:
         key = (t.source, t.target)
@@ -291,8 +315,11 @@ def _route(nodes: dict[str, Node], routes: list[Transition]) -> list[Edge]:
         else:
             route = ("curve_h", "left", "right")
         merged[key] = Edge(t, *route)
-    edges = list(merged.values())
+    return list(merged.values())
 
+
+def _draw(nodes: Mapping[str, Node], edges: list[Edge], lanes: int) -> None:
+    """Spread the edges' ends along the sides of the placed nodes, then write each path."""
     # Spread the ends sharing a side of a node, ordered by where the other end is.
     ends: dict[tuple[str, str], list[tuple[float, Edge, bool]]] = {}
     for edge in edges:
@@ -322,7 +349,7 @@ def _route(nodes: dict[str, Node], routes: list[Transition]) -> list[Edge]:
             points[(id(edge), is_source)] = point
 
     gutters: dict[int, int] = {}
-    lanes = 0
+    lane = 0
     for edge in edges:
         (sx, sy), (tx, ty) = points[(id(edge), True)], points[(id(edge), False)]
         if edge.route == "straight":
@@ -336,15 +363,14 @@ def _route(nodes: dict[str, Node], routes: list[Transition]) -> list[Edge]:
         else:
             column = nodes[edge.source].column
             gutters[column] = gutters.get(column, 0) + 1
-            gx = nodes[edge.source].x - 14 - 7 * (gutters[column] - 1)
+            gx = nodes[edge.source].x - GUTTER - GUTTER_GAP * (gutters[column] - 1)
             if edge.route == "gutter_side":
                 corners = [(sx, sy), (gx, sy), (gx, ty), (tx, ty)]
             else:
-                lanes += 1
-                lane = ty - TERM_EXTRA / 2 + 6 * (lanes - 1) - 4
-                corners = [(sx, sy), (gx, sy), (gx, lane), (tx, lane), (tx, ty)]
+                lane += 1  # the first lane highest; more than two raise them all
+                y = ty - TERM_EXTRA / 2 - 4 + LANE_GAP * (lane - 1 - _extra_lanes(lanes))
+                corners = [(sx, sy), (gx, sy), (gx, y), (tx, y), (tx, ty)]
             edge.path = _rounded(corners)
-    return edges
 
 
 def _rounded(points: Sequence[tuple[float, float]], radius: float = 7.0) -> str:

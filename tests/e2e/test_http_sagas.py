@@ -6,8 +6,11 @@ itself (400, its own validation) before the Lambda would (422), so both are acce
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from functions.api.routes import ROUTES, Route
 from tests.e2e.conftest import Target
 
 pytestmark = pytest.mark.e2e
@@ -19,10 +22,77 @@ def _is_error(answer: object) -> bool:
     return isinstance(answer, dict) and {"error", "message"} <= set(answer)
 
 
-def test_openapi_document(target: Target) -> None:
+# The routes the API serves and documents (a route without a summary, the document's own, is not).
+DOCUMENTED = [r for r in ROUTES if r.summary is not None]
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _document(target: Target) -> dict[str, Any]:
     code, document = target.request("GET", "/openapi.json")
     assert code == 200, document
-    assert {"/sagas", "/sagas/{saga_id}", "/sagas/{saga_id}/history"} <= set(document["paths"])
+    return dict(document)
+
+
+def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(METHOD, path) -> its OpenAPI operation, for every operation the document describes."""
+    return {
+        (method.upper(), path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+
+
+def test_the_openapi_document_describes_exactly_the_route_table(target: Target) -> None:
+    operations = _operations(_document(target))
+    assert set(operations) == {(r.method, r.path) for r in DOCUMENTED}
+    for route in DOCUMENTED:
+        where = f"{route.method} {route.path}"
+        operation = operations[(route.method, route.path)]
+        assert operation["summary"] == route.summary, where
+        # Header names are case-insensitive (Powertools documents them in lower case).
+        parameters = {
+            (p["in"], p["name"].lower() if p["in"] == "header" else p["name"]): p
+            for p in operation.get("parameters", [])
+        }
+        assert {name for kind, name in parameters if kind == "path"} == set(route.parameters), where
+        for header in route.headers:
+            assert parameters[("header", header.lower())]["required"] is True, (where, header)
+        responses = operation["responses"]
+        assert all(answer.get("description") for answer in responses.values()), where
+        assert any(status.startswith("2") for status in responses), f"{where}: no success answer documented"
+
+
+def _probe(route: Route, saga_id: str) -> tuple[str, dict[str, str], Any]:
+    """A harmless request to a route: a saga no one started, an empty body (it starts nothing)."""
+    path = route.path
+    for name in route.parameters:
+        path = path.replace("{" + name + "}", saga_id)
+    headers = {name: saga_id for name in route.headers}
+    return path, headers, ({} if route.method in ("POST", "PUT", "PATCH") else None)
+
+
+def test_every_documented_route_is_served_and_answers_a_documented_status(target: Target) -> None:
+    operations = _operations(_document(target))
+    for route in DOCUMENTED:
+        path, headers, body = _probe(route, target.key())
+        code, answer = target.request(route.method, path, body, headers=headers)
+        where = f"{route.method} {path}"
+        # A route the API lacks answers the resolver's NotFound, not the handler's own 404s.
+        assert not (isinstance(answer, dict) and answer.get("error") == "NotFound"), (where, answer)
+        responses = operations[(route.method, route.path)]["responses"]
+        assert str(code) in responses, f"{where} answered {code}, documented: {sorted(responses)} ({answer})"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("DELETE", "/sagas"), ("GET", "/sagas/x/unknown"), ("PUT", "/sagas/x/approve")]
+)
+def test_what_the_document_does_not_describe_is_not_served(target: Target, method: str, path: str) -> None:
+    code, answer = target.request(method, path)
+    # API Gateway answers a route it lacks with 403 ("Missing Authentication Token") itself.
+    assert code in (403, 404), (code, answer)
+    if code == 404:
+        assert _is_error(answer) and answer["error"] == "NotFound", answer
 
 
 def test_a_saga_runs_to_its_end_and_a_retry_returns_it(target: Target) -> None:

@@ -53,86 +53,149 @@ def _build(outdir: str | None = None) -> tuple[Any, Any]:
     return stack, observability
 
 
+TABLE = "AWS::DynamoDB::Table"
+FUNCTION = "AWS::Lambda::Function"
+QUEUE = "AWS::SQS::Queue"
+
+
 @pytest.fixture(scope="module")
-def built() -> tuple[Any, dict[str, Any]]:
+def built() -> tuple[Any, Any]:
     from aws_cdk.assertions import Template
 
     stack, observability = _build()
-    return observability, dict(Template.from_stack(stack).to_json())
+    return observability, Template.from_stack(stack)
 
 
-def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
-
-
-def _logical_id(template: dict[str, Any], kind: str, fragment: str) -> str:
-    [found] = [k for k in _resources(template, kind) if fragment in k]
+def _logical_id(template: Any, kind: str, fragment: str) -> str:
+    [found] = [k for k in template.find_resources(kind) if fragment in k]
     return found
 
 
+def _arn(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def _matching(template: Any, kind: str, props: dict[str, Any]) -> list[str]:
+    """The logical ids of the resources of ``kind`` whose properties match ``props`` (object-like)."""
+    return sorted(template.find_resources(kind, {"Properties": props}))
+
+
 def test_the_audit_table_is_keyed_encrypted_recoverable_and_retained(built):
+    from aws_cdk.assertions import Match
+
     _, template = built
-    table_id = _logical_id(template, "AWS::DynamoDB::Table", "AuditTable")
-    table = template["Resources"][table_id]
-    properties = table["Properties"]
-    assert properties["KeySchema"] == [
-        {"AttributeName": "saga_id", "KeyType": "HASH"},
-        {"AttributeName": "sk", "KeyType": "RANGE"},
-    ]
-    assert properties["SSESpecification"]["SSEEnabled"] is True
-    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert properties["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["DeletionPolicy"] == "Retain"
+    table_id = _logical_id(template, TABLE, "AuditTable")
+    found = template.find_resources(  # the properties, and that the table outlives the stack
+        TABLE,
+        {
+            "Properties": {
+                "KeySchema": Match.exact(
+                    [
+                        {"AttributeName": "saga_id", "KeyType": "HASH"},
+                        {"AttributeName": "sk", "KeyType": "RANGE"},
+                    ]
+                ),
+                "SSESpecification": {"SSEEnabled": True},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )
+    assert list(found) == [table_id]
 
 
 def test_the_active_sagas_table_expires_execution_items(built):
+    from aws_cdk.assertions import Match
+
     _, template = built
-    table_id = _logical_id(template, "AWS::DynamoDB::Table", "ActiveSagasTable")
-    properties = template["Resources"][table_id]["Properties"]
-    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
-    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    table_id = _logical_id(template, TABLE, "ActiveSagasTable")
+    found = _matching(
+        template,
+        TABLE,
+        {
+            "KeySchema": Match.exact([{"AttributeName": "id", "KeyType": "HASH"}]),
+            "TimeToLiveSpecification": Match.exact({"AttributeName": "expires", "Enabled": True}),
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    )
+    assert found == [table_id]
 
 
 def test_the_rule_sends_the_stacks_execution_status_changes_to_the_handler(built):
+    from aws_cdk.assertions import Match
+
     _, template = built
-    [rule] = _resources(template, "AWS::Events::Rule").values()
-    pattern = rule["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.states"]
-    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
-    machine_ids = sorted(_resources(template, "AWS::StepFunctions::StateMachine"))
-    assert sorted(ref["Ref"] for ref in pattern["detail"]["stateMachineArn"]) == machine_ids
-    [target] = rule["Properties"]["Targets"]
-    function_id = _logical_id(template, "AWS::Lambda::Function", "SagaEventsFunction")
-    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
-    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 6 * 3600
-    queue_id = _logical_id(template, "AWS::SQS::Queue", "SagaEventsDeadLetterQueue")
-    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    template.resource_count_is("AWS::Events::Rule", 1)
+    function_id = _logical_id(template, FUNCTION, "SagaEventsFunction")
+    queue_id = _logical_id(template, QUEUE, "SagaEventsDeadLetterQueue")
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+            },
+            "Targets": [
+                {
+                    "Arn": _arn(function_id),
+                    "RetryPolicy": {"MaximumEventAgeInSeconds": 6 * 3600},
+                    "DeadLetterConfig": {"Arn": _arn(queue_id)},
+                }
+            ],
+        },
+    )
+    # Every machine of the stack, in any order, and nothing else.
+    machine_ids = sorted(template.find_resources("AWS::StepFunctions::StateMachine"))
+    for machine_id in machine_ids:
+        template.has_resource_properties(
+            "AWS::Events::Rule",
+            {"EventPattern": {"detail": {"stateMachineArn": Match.array_with([{"Ref": machine_id}])}}},
+        )
+    [rule] = template.find_resources("AWS::Events::Rule").values()
+    assert len(rule["Properties"]["EventPattern"]["detail"]["stateMachineArn"]) == len(machine_ids)
 
 
 def test_the_handler_knows_its_tables_and_the_machine_prefix(built):
     _, template = built
-    function_id = _logical_id(template, "AWS::Lambda::Function", "SagaEventsFunction")
-    properties = template["Resources"][function_id]["Properties"]
-    assert properties["Handler"] == "functions.handlers.saga_events.handler"
-    variables = properties["Environment"]["Variables"]
-    assert variables["AUDIT_TABLE"] == {"Ref": _logical_id(template, "AWS::DynamoDB::Table", "AuditTable")}
-    assert variables["ACTIVE_SAGAS_TABLE"] == {
-        "Ref": _logical_id(template, "AWS::DynamoDB::Table", "ActiveSagasTable")
-    }
-    assert variables["STATE_MACHINE_PREFIX"] == "ObsTest-"
-    assert variables["POWERTOOLS_SERVICE_NAME"] == "SagaEvents"
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "StepSaga"
-    queue_id = _logical_id(template, "AWS::SQS::Queue", "SagaEventsDeadLetterQueue")
-    assert properties["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    function_id = _logical_id(template, FUNCTION, "SagaEventsFunction")
+    queue_id = _logical_id(template, QUEUE, "SagaEventsDeadLetterQueue")
+    found = _matching(
+        template,
+        FUNCTION,
+        {
+            "Handler": "functions.handlers.saga_events.handler",
+            "Environment": {
+                "Variables": {
+                    "AUDIT_TABLE": {"Ref": _logical_id(template, TABLE, "AuditTable")},
+                    "ACTIVE_SAGAS_TABLE": {"Ref": _logical_id(template, TABLE, "ActiveSagasTable")},
+                    "STATE_MACHINE_PREFIX": "ObsTest-",
+                    "POWERTOOLS_SERVICE_NAME": "SagaEvents",
+                    "POWERTOOLS_METRICS_NAMESPACE": "StepSaga",
+                }
+            },
+            "DeadLetterConfig": {"TargetArn": _arn(queue_id)},
+        },
+    )
+    assert found == [function_id]
 
 
-def _actions_on(template: dict[str, Any], role_fragment: str, table_id: str) -> set[str]:
+def _actions_on(template: Any, role_fragment: str, table_id: str) -> set[str]:
+    """Every action the policies of the roles named like ``role_fragment`` grant on a table."""
+    from aws_cdk.assertions import Match
+
+    on_table = Match.object_like({"Resource": Match.array_with([_arn(table_id)])})
+    policies = template.find_resources(
+        "AWS::IAM::Policy",
+        {
+            "Properties": {
+                "Roles": Match.array_with([{"Ref": Match.string_like_regexp(role_fragment)}]),
+                "PolicyDocument": {"Statement": Match.array_with([on_table])},
+            }
+        },
+    )
     actions: set[str] = set()
-    for policy in _resources(template, "AWS::IAM::Policy").values():
-        roles = [r["Ref"] for r in policy["Properties"]["Roles"]]
-        if not any(role_fragment in r for r in roles):
-            continue
+    for policy in policies.values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if table_id in json.dumps(statement["Resource"]):
                 granted = statement["Action"]
@@ -142,23 +205,24 @@ def _actions_on(template: dict[str, Any], role_fragment: str, table_id: str) -> 
 
 def test_writers_get_append_only_access_to_the_audit_table(built):
     observability, template = built
-    audit_id = _logical_id(template, "AWS::DynamoDB::Table", "AuditTable")
+    audit_id = _logical_id(template, TABLE, "AuditTable")
     for name in ("FirstFunction", "SecondFunction", "SagaEventsFunction"):
         assert _actions_on(template, name, audit_id) == {"dynamodb:PutItem"}, name
     assert len(observability.audited) == 2
+    audited = _matching(
+        template, FUNCTION, {"Environment": {"Variables": {"AUDIT_TABLE": {"Ref": audit_id}}}}
+    )
     for name in ("FirstFunction", "SecondFunction"):
-        function_id = _logical_id(template, "AWS::Lambda::Function", name)
-        variables = template["Resources"][function_id]["Properties"]["Environment"]["Variables"]
-        assert variables["AUDIT_TABLE"] == {"Ref": audit_id}
-    active_id = _logical_id(template, "AWS::DynamoDB::Table", "ActiveSagasTable")
+        assert _logical_id(template, FUNCTION, name) in audited, name
+    active_id = _logical_id(template, TABLE, "ActiveSagasTable")
     assert _actions_on(template, "SagaEventsFunction", active_id) == {
         "dynamodb:UpdateItem",
         "dynamodb:GetItem",
     }
 
 
-def _dashboard_body(template: dict[str, Any]) -> str:
-    [dashboard] = _resources(template, "AWS::CloudWatch::Dashboard").values()
+def _dashboard_body(template: Any) -> str:
+    [dashboard] = template.find_resources("AWS::CloudWatch::Dashboard").values()
     body = dashboard["Properties"]["DashboardBody"]
     if isinstance(body, str):
         return body

@@ -1,10 +1,19 @@
-"""bench/coldstart.py: parsing ``-X importtime`` and summarising, without starting interpreters."""
+"""bench/coldstart.py: parsing ``-X importtime`` and summarising (on a sample and on one real
+measurement), and the environment it measures in as Powertools reads it."""
 
 from __future__ import annotations
 
-import pytest
+import os
 
+import pytest
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.tracing.tracer import Tracer
+
+import infra.api
+import infra.observability
 from bench import coldstart
+from functions.common import observability
+from statemachines.catalogue import PARENTS, SAGAS
 
 pytestmark = pytest.mark.unit
 
@@ -66,16 +75,62 @@ def test_heaviest_and_render() -> None:
     assert result.as_dict()["within_target"] is True
 
 
-def test_lambda_env_sets_lambda_variables_and_the_tracing_variant() -> None:
-    on = coldstart.lambda_env("requirements", tracing=True)
-    off = coldstart.lambda_env("requirements", tracing=False)
-    assert "POWERTOOLS_TRACE_DISABLED" not in on
-    assert off["POWERTOOLS_TRACE_DISABLED"] == "true"
-    assert on["POWERTOOLS_SERVICE_NAME"] == "requirements"
-    assert on["LAMBDA_TASK_ROOT"] and on["AWS_LAMBDA_FUNCTION_NAME"]
+def test_a_real_import_is_measured_whole() -> None:
+    # The sample above is hand-written; this is what the running interpreter really prints.
+    sample = coldstart.measure_import("requirements", tracing=False)
+    assert sample.import_ms > 0 and sample.cpu_ms > 0
+    # Every module under the handler's import is in the tree once: self times add up to the
+    # handler's cumulative time (importtime rounds each line to a microsecond).
+    assert sum(sample.package_ms.values()) == pytest.approx(sample.import_ms, rel=0.01)
+    assert sample.entries, "a handler imports some third-party package"
+    assert set(sample.entries) == set(sample.importers)
+    assert all(module.startswith("functions.") for module in sample.importers.values())
+    assert all(chain.startswith("functions.") for chain in sample.pulled_by.values())
 
 
-def test_every_handler_module_but_base_is_measured() -> None:
-    names = coldstart.handlers()
-    assert "requirements" in names and "compensation_failure" in names
-    assert "base" not in names and "__init__" not in names
+@pytest.fixture
+def lambda_environment(monkeypatch: pytest.MonkeyPatch):
+    """Replace this process's environment with one the tool builds, for what reads os.environ."""
+
+    def use(env: dict[str, str]) -> None:
+        for key in list(os.environ):
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+
+    return use
+
+
+@pytest.mark.parametrize("tracing", [True, False])
+def test_the_variants_are_what_powertools_and_the_handlers_read_as_tracing_on_and_off(
+    lambda_environment, tracing: bool
+) -> None:
+    lambda_environment(coldstart.lambda_env("requirements", tracing=tracing))
+    # Powertools also turns tracing off when it does not believe it runs on Lambda.
+    assert bool(Tracer._is_tracer_disabled()) is not tracing
+    assert observability.tracing_enabled() is tracing
+    assert Logger().service == "requirements"  # logs and metrics are the function's own
+
+
+def test_nothing_of_the_callers_environment_leaks_in_but_path_and_home(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "someone-elses")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("PATH", "/opt/probe/bin")
+    env = coldstart.lambda_env("requirements", tracing=True)
+    assert "AWS_PROFILE" not in env
+    assert "POWERTOOLS_TRACE_DISABLED" not in env  # the traced variant stays traced
+    assert env["PATH"] == "/opt/probe/bin"
+
+
+def _module(handler_path: str) -> str:
+    """``functions.handlers.requirements.handler`` -> ``requirements``."""
+    return handler_path.removeprefix("functions.handlers.").rsplit(".", 1)[0]
+
+
+def test_every_handler_module_the_app_deploys_is_measured() -> None:
+    deployed = {path for saga in SAGAS.values() for path in saga.functions().values()}
+    deployed |= {path for parent in PARENTS.values() for path in parent.functions().values()}
+    deployed |= {infra.api.HANDLER, infra.observability.HANDLER}
+    measured = coldstart.handlers()
+    assert {_module(path) for path in deployed} <= set(measured)
+    assert "base" not in measured and "__init__" not in measured  # not entry points
