@@ -41,6 +41,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from functions.common import names
+
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "functions" / "handlers"
 SKIP = {"__init__", "base"}
@@ -50,18 +52,13 @@ _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
 
 # What the stack sets on every function (infra/stack.py) plus what Lambda itself sets.
 _STACK_ENV = {
-    "LEDGER_TABLE": "stepsaga-ledger",
-    "SCENARIOS_TABLE": "stepsaga-scenarios",
-    "TESTS_TABLE": "stepsaga-tests",
-    "RUNS_TABLE": "stepsaga-runs",
-    "REPORTS_TABLE": "stepsaga-reports",
-    "IDEMPOTENCY_TABLE": "stepsaga-idempotency",
-    "ARTIFACTS_BUCKET": "stepsaga-artifacts",
-    "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/stepsaga-dlq",
-    "ALLOW_FAULT_INJECTION": "false",
-    "ALLOWED_PRIVATE_HOSTS": "",
-    "POWERTOOLS_METRICS_NAMESPACE": "StepSaga",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
+    **{variable: f"stepsaga-{kind}" for kind, variable in names.ENV_TABLE.items()},
+    names.ENV_ARTIFACTS_BUCKET: "stepsaga-artifacts",
+    names.ENV_DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/stepsaga-dlq",
+    names.ENV_ALLOW_FAULT_INJECTION: "false",
+    names.ENV_ALLOWED_PRIVATE_HOSTS: "",
+    names.ENV_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
+    names.ENV_LOG_LEVEL: "INFO",
 }
 
 _TRACER_PROBE = (
@@ -92,7 +89,7 @@ def lambda_env(name: str, *, tracing: bool) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "LAMBDA_TASK_ROOT": str(ROOT),  # Powertools' "am I on Lambda?" check
-        "POWERTOOLS_SERVICE_NAME": name,
+        names.ENV_SERVICE_NAME: name,
         **_STACK_ENV,
     }
     if not tracing:

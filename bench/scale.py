@@ -11,6 +11,7 @@ import argparse
 import time
 import warnings
 
+from functions.common.names import PARALLEL_TEST_GENERATION
 from stepsaga.cli.demo_site import DemoSite
 from stepsaga.embedded import EmbeddedStack
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         request["user_stories"] = stories
         started = time.perf_counter()
-        described = stack.wait(stack.start(request, machine="parallel-test-generation"), timeout=1800)
+        described = stack.wait(stack.start(request, machine=PARALLEL_TEST_GENERATION), timeout=1800)
         elapsed = time.perf_counter() - started
         events = stack.history(described["executionArn"])
         tests = len(stack.items("tests", described["name"]))

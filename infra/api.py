@@ -2,35 +2,35 @@
 Lambda function (``functions.handlers.api.handler``), with stage throttling, access logs,
 execution logs, X-Ray, request validation and JSON error answers from the gateway itself.
 
-Wired from ``StepSagaStack.__init__`` (after the state machines exist) with ``add_api(self)``.
+Resources and methods come from the route table (``functions.api.routes``), the same one the
+Lambda's resolver registers its handlers from. ``SagaApi`` takes what it needs from the stack
+as arguments; cdk-nag's findings on it are acknowledged in ``infra.nag``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Validations
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
 
-from infra import defaults
-from statemachines.catalogue import SAGAS
+from functions.api.routes import HANDLER, ROUTES, SERVICE, route
+from functions.common.names import ENV_SAGA_STEPS, ENV_SERVICE_NAME, ENV_STATE_MACHINE_ARNS
+from infra import arns, defaults
+from infra.names import OUT_API_ID, OUT_API_URL
+from statemachines.saga import Saga
 
-if TYPE_CHECKING:
-    from infra.stack import StepSagaStack
-
-HANDLER = "functions.handlers.api.handler"
 STAGE = "v1"
-OUT_API_URL = "SagaApiUrl"
-OUT_API_ID = "SagaApiId"
 RATE_LIMIT = 50  # requests per second, steady state, for the whole stage
 BURST_LIMIT = 100
 START_RATE_LIMIT = 10  # POST /sagas starts executions: tighter
-PACK = "AwsSolutions::AwsSolutions-"
+START = route("start_saga")
 
 # The gateway's own refusals (auth, throttling, validation, size) in the Lambda's error shape.
 _ERROR_TEMPLATE = json.dumps(
@@ -41,7 +41,7 @@ _VALIDATION_TEMPLATE = json.dumps(
 )
 
 
-def _start_model() -> apigw.JsonSchema:
+def _start_model(machines: Sequence[str]) -> apigw.JsonSchema:
     """The outline of POST /sagas the gateway checks; the Lambda checks every field in detail."""
     string = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING)
     return apigw.JsonSchema(
@@ -63,217 +63,215 @@ def _start_model() -> apigw.JsonSchema:
                 },
             ),
             "faults": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
-            "machine": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=list(SAGAS)),
+            "machine": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=list(machines)),
         },
     )
 
 
-# Auth: IAM (SigV4) by default. `-c stepsaga:apiAuth=api-key` switches every method to an
-# API key with a usage plan instead (for clients that cannot sign requests).
-CTX_API_AUTH = "stepsaga:apiAuth"
+class SagaApi(Construct):
+    """The REST API, its Lambda function and its outputs.
 
+    ``sagas`` are the declarations the API starts and steers (their names and steps), looked up
+    in ``state_machines``; ``saga_records`` is the Sagas table (approval gates), ``ledger`` the
+    ledger (read). The resources are created in ``scope`` beside this construct, not under it: their logical
+    IDs stay those the API had before it became a construct, so a deployed API is updated in
+    place rather than replaced.
+    """
 
-def add_api(stack: StepSagaStack) -> apigw.RestApi:
-    machines = {name: stack.state_machines[name] for name in SAGAS}
-    api_key_auth = str(stack.node.try_get_context(CTX_API_AUTH) or "iam") == "api-key"
-    function = _api_function(stack, machines)
-
-    access_logs = defaults.log_group(stack, "SagaApiAccessLogs")
-    api = apigw.RestApi(
-        stack,
-        "SagaApi",
-        rest_api_name=f"{stack.stack_name}-sagas",
-        description="Start, inspect and steer stepsaga sagas (IAM auth)",
-        endpoint_types=[apigw.EndpointType.REGIONAL],
-        cloud_watch_role=True,  # execution logs need the account's API Gateway logging role
-        cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
-        default_method_options=apigw.MethodOptions(
-            api_key_required=True, authorization_type=apigw.AuthorizationType.NONE
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        sagas: Mapping[str, Saga],
+        state_machines: Mapping[str, sfn.IStateMachine],
+        code: lambda_.Code,
+        layers: Sequence[lambda_.ILayerVersion],
+        environment: Mapping[str, str],
+        saga_records: ddb.ITable,
+        ledger: ddb.ITable,
+        api_key_auth: bool = False,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._machines = tuple(sagas)
+        self._api_key_auth = api_key_auth
+        self._function = self._api_function(
+            scope, sagas, state_machines, code, layers, environment, saga_records, ledger
         )
-        if api_key_auth
-        else apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
-        deploy_options=apigw.StageOptions(
-            stage_name=STAGE,
-            throttling_rate_limit=RATE_LIMIT,
-            throttling_burst_limit=BURST_LIMIT,
-            method_options={
-                "/sagas/POST": apigw.MethodDeploymentOptions(
-                    throttling_rate_limit=START_RATE_LIMIT, throttling_burst_limit=START_RATE_LIMIT * 2
-                )
-            },
-            access_log_destination=apigw.LogGroupLogDestination(access_logs),
-            access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                caller=True,
-                http_method=True,
-                ip=True,
-                protocol=True,
-                request_time=True,
-                resource_path=True,
-                response_length=True,
-                status=True,
-                user=True,
-            ),
-            logging_level=apigw.MethodLoggingLevel.ERROR,
-            data_trace_enabled=False,  # request bodies stay out of the logs
-            metrics_enabled=True,
-            tracing_enabled=True,
-        ),
-    )
-    api.node.try_remove_child("Endpoint")  # CDK's own URL output: SagaApiUrl below names it once
-    if api_key_auth:
-        plan = api.add_usage_plan(
-            "SagaApiUsagePlan",
-            throttle=apigw.ThrottleSettings(rate_limit=RATE_LIMIT, burst_limit=BURST_LIMIT),
-            api_stages=[apigw.UsagePlanPerApiStage(api=api, stage=api.deployment_stage)],
-        )
-        plan.add_api_key(api.add_api_key("SagaApiKey", description="stepsaga API clients"))
-        for finding in ("APIG4", "COG4"):
-            Validations.of(api).acknowledge(
-                Acknowledgment(
-                    id=PACK + finding,
-                    reason="API-key auth was chosen explicitly (-c stepsaga:apiAuth=api-key); "
-                    "IAM is the default",
-                )
+        self._rest_api = self._rest(scope, self._machines)
+        CfnOutput(scope, OUT_API_URL, value=self._rest_api.url)
+        CfnOutput(scope, OUT_API_ID, value=self._rest_api.rest_api_id)
+
+    @property
+    def function(self) -> lambda_.Function:
+        """The function behind every route."""
+        return self._function
+
+    @property
+    def rest_api(self) -> apigw.RestApi:
+        return self._rest_api
+
+    @property
+    def machines(self) -> tuple[str, ...]:
+        """The state machines the API starts and steers."""
+        return self._machines
+
+    @property
+    def api_key_auth(self) -> bool:
+        """True when methods take an API key (``-c stepsaga:apiAuth=api-key``) instead of IAM auth."""
+        return self._api_key_auth
+
+    def _rest(self, scope: Construct, machines: Sequence[str]) -> apigw.RestApi:
+        access_logs = defaults.log_group(scope, "SagaApiAccessLogs")
+        api = apigw.RestApi(
+            scope,
+            "SagaApi",
+            rest_api_name=f"{Stack.of(scope).stack_name}-sagas",
+            description="Start, inspect and steer stepsaga sagas (IAM auth)",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,  # execution logs need the account's API Gateway logging role
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            default_method_options=apigw.MethodOptions(
+                api_key_required=True, authorization_type=apigw.AuthorizationType.NONE
             )
-    for response_type in (
-        apigw.ResponseType.DEFAULT_4_XX,
-        apigw.ResponseType.DEFAULT_5_XX,
-        apigw.ResponseType.ACCESS_DENIED,
-        apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
-        apigw.ResponseType.THROTTLED,
-        apigw.ResponseType.REQUEST_TOO_LARGE,
-    ):
-        api.add_gateway_response(
-            f"{response_type.response_type}Response",
-            type=response_type,
-            templates={"application/json": _ERROR_TEMPLATE},
-        )
-    for response_type in (apigw.ResponseType.BAD_REQUEST_BODY, apigw.ResponseType.BAD_REQUEST_PARAMETERS):
-        api.add_gateway_response(
-            f"{response_type.response_type}Response",
-            type=response_type,
-            templates={"application/json": _VALIDATION_TEMPLATE},
-        )
-
-    validate_all = api.add_request_validator(
-        "ValidateBodyAndParameters", validate_request_body=True, validate_request_parameters=True
-    )
-    validate_parameters = api.add_request_validator(
-        "ValidateParameters", validate_request_body=False, validate_request_parameters=True
-    )
-    start_model = api.add_model("StartSagaModel", content_type="application/json", schema=_start_model())
-    integration = apigw.LambdaIntegration(function, proxy=True, allow_test_invoke=False)
-
-    sagas = api.root.add_resource("sagas")
-    sagas.add_method(
-        "POST",
-        integration,
-        request_validator=validate_all,
-        request_models={"application/json": start_model},
-        request_parameters={"method.request.header.Idempotency-Key": True},
-    )
-    sagas.add_method("GET", integration, request_validator=validate_parameters)
-    saga = sagas.add_resource("{saga_id}")
-    saga.add_method(
-        "GET",
-        integration,
-        request_validator=validate_parameters,
-        request_parameters={"method.request.path.saga_id": True},
-    )
-    for child, method in (
-        ("history", "GET"),
-        ("audit", "GET"),
-        ("approve", "POST"),
-        ("cancel", "POST"),
-        ("priority", "POST"),
-    ):
-        saga.add_resource(child).add_method(
-            method,
-            integration,
-            request_validator=validate_parameters,
-            request_parameters={"method.request.path.saga_id": True},
-        )
-    api.root.add_resource("openapi.json").add_method(
-        "GET", integration, request_validator=validate_parameters
-    )
-
-    CfnOutput(stack, OUT_API_URL, value=api.url)
-    CfnOutput(stack, OUT_API_ID, value=api.rest_api_id)
-    _acknowledge(stack, api, function)
-    return api
-
-
-def _api_function(stack: StepSagaStack, machines: Mapping[str, sfn.StateMachine]) -> lambda_.Function:
-    arns = {name: machine.state_machine_arn for name, machine in machines.items()}
-    steps = {name: [step.name for step in saga.steps if not step.gate] for name, saga in SAGAS.items()}
-    function = defaults.python_function(
-        stack,
-        "ApiFunction",
-        logs_id="ApiLogs",
-        handler=HANDLER,
-        code=stack._code,
-        layers=[stack.powertools],
-        memory_size=512,
-        timeout=Duration.seconds(29),  # API Gateway's integration timeout
-        environment={
-            **stack._environment,
-            "POWERTOOLS_SERVICE_NAME": "api",
-            "STATE_MACHINE_ARNS": stack.to_json_string(arns),
-            "SAGA_STEPS": json.dumps(steps),
-        },
-        description="stepsaga HTTP API",
-    )
-    machine_arns = [stack.machine_arn(name) for name in SAGAS]
-    executions = [stack.executions_arn(name) for name in SAGAS]
-    function.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["states:StartExecution", "states:ListExecutions"], resources=machine_arns
-        )
-    )
-    function.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=executions
-        )
-    )
-    # approve/cancel answer the approval gate's task token (kept in the Sagas table).
-    function.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=machine_arns
-        )
-    )
-    stack.sagas.grant_read_write_data(function)
-    stack.ledger.grant_read_data(function)
-    return function
-
-
-def _acknowledge(stack: StepSagaStack, api: apigw.RestApi, function: lambda_.Function) -> None:
-    """cdk-nag findings of the API, each with the reason it is acceptable (scoped to the API)."""
-    arn = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
-    for scope, findings in (
-        (
-            api,
-            {
-                "APIG3": (
-                    "No WAF web ACL: every method requires IAM (SigV4) auth and the stage is "
-                    "throttled; attach a web ACL where the account runs one."
+            if self._api_key_auth
+            else apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                throttling_rate_limit=RATE_LIMIT,
+                throttling_burst_limit=BURST_LIMIT,
+                method_options={
+                    f"{START.path}/{START.method}": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=START_RATE_LIMIT, throttling_burst_limit=START_RATE_LIMIT * 2
+                    )
+                },
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
                 ),
-                "COG4": "Callers are IAM principals (SigV4), not Cognito users.",
-                "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]": (
-                    "API Gateway's account-level logging role uses AWS's managed policy for exactly that."
-                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request bodies stay out of the logs
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+        )
+        api.node.try_remove_child("Endpoint")  # CDK's own URL output: SagaApiUrl names it once
+        if self._api_key_auth:
+            plan = api.add_usage_plan(
+                "SagaApiUsagePlan",
+                throttle=apigw.ThrottleSettings(rate_limit=RATE_LIMIT, burst_limit=BURST_LIMIT),
+                api_stages=[apigw.UsagePlanPerApiStage(api=api, stage=api.deployment_stage)],
+            )
+            plan.add_api_key(api.add_api_key("SagaApiKey", description="stepsaga API clients"))
+        for response_type in (
+            apigw.ResponseType.DEFAULT_4_XX,
+            apigw.ResponseType.DEFAULT_5_XX,
+            apigw.ResponseType.ACCESS_DENIED,
+            apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+            apigw.ResponseType.THROTTLED,
+            apigw.ResponseType.REQUEST_TOO_LARGE,
+        ):
+            api.add_gateway_response(
+                f"{response_type.response_type}Response",
+                type=response_type,
+                templates={"application/json": _ERROR_TEMPLATE},
+            )
+        for response_type in (apigw.ResponseType.BAD_REQUEST_BODY, apigw.ResponseType.BAD_REQUEST_PARAMETERS):
+            api.add_gateway_response(
+                f"{response_type.response_type}Response",
+                type=response_type,
+                templates={"application/json": _VALIDATION_TEMPLATE},
+            )
+        self._add_routes(api, machines)
+        return api
+
+    def _add_routes(self, api: apigw.RestApi, machines: Sequence[str]) -> None:
+        validate_all = api.add_request_validator(
+            "ValidateBodyAndParameters", validate_request_body=True, validate_request_parameters=True
+        )
+        validate_parameters = api.add_request_validator(
+            "ValidateParameters", validate_request_body=False, validate_request_parameters=True
+        )
+        # The bodies the gateway checks (an outline); the Lambda checks every body in detail.
+        body_models = {
+            START.operation: api.add_model(
+                "StartSagaModel", content_type="application/json", schema=_start_model(machines)
+            )
+        }
+        integration = apigw.LambdaIntegration(self._function, proxy=True, allow_test_invoke=False)
+        resources: dict[str, apigw.IResource] = {"": api.root}
+
+        def resource(path: str) -> apigw.IResource:
+            if path not in resources:
+                parent, _, part = path.rpartition("/")
+                resources[path] = resource(parent).add_resource(part)
+            return resources[path]
+
+        for each in ROUTES:
+            model = body_models.get(each.operation)
+            required = [f"method.request.header.{name}" for name in each.headers]
+            required += [f"method.request.path.{name}" for name in each.parameters]
+            resource(each.path).add_method(
+                each.method,
+                integration,
+                request_validator=validate_all if model else validate_parameters,
+                request_models={"application/json": model} if model else None,
+                request_parameters=dict.fromkeys(required, True) or None,
+            )
+
+    @staticmethod
+    def _api_function(
+        scope: Construct,
+        sagas: Mapping[str, Saga],
+        state_machines: Mapping[str, sfn.IStateMachine],
+        code: lambda_.Code,
+        layers: Sequence[lambda_.ILayerVersion],
+        environment: Mapping[str, str],
+        saga_records: ddb.ITable,
+        ledger: ddb.ITable,
+    ) -> lambda_.Function:
+        machine_arns = {name: state_machines[name].state_machine_arn for name in sagas}
+        steps = {name: [step.name for step in saga.steps if not step.gate] for name, saga in sagas.items()}
+        function = defaults.python_function(
+            scope,
+            "ApiFunction",
+            logs_id="ApiLogs",
+            handler=HANDLER,
+            code=code,
+            layers=layers,
+            memory_size=512,
+            timeout=Duration.seconds(29),  # API Gateway's integration timeout
+            environment={
+                **environment,
+                ENV_SERVICE_NAME: SERVICE,
+                ENV_STATE_MACHINE_ARNS: Stack.of(scope).to_json_string(machine_arns),
+                ENV_SAGA_STEPS: json.dumps(steps),
             },
-        ),
-        (
-            function,
-            {
-                f"IAM5[Resource::{arn}:execution:{stack.stack_name}-{name}:*]": (
-                    "Executions are named by the client's Idempotency-Key, known only at run time; "
-                    "only Describe/GetExecutionHistory, on this stack's saga machines."
-                )
-                for name in SAGAS
-            },
-        ),
-    ):
-        for finding, reason in findings.items():
-            Validations.of(scope).acknowledge(Acknowledgment(id=PACK + finding, reason=reason))
+            description="stepsaga HTTP API",
+        )
+        # By fixed name, not by reference: the machines' ARNs, known before they exist.
+        named = [arns.machine_arn(scope, name) for name in sagas]
+        executions = [arns.executions_arn(scope, name) for name in sagas]
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:StartExecution", "states:ListExecutions"], resources=named)
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=executions
+            )
+        )
+        # approve/cancel answer the approval gate's task token (kept in the Sagas table).
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=named)
+        )
+        saga_records.grant_read_write_data(function)
+        ledger.grant_read_data(function)
+        return function

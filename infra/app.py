@@ -24,6 +24,7 @@ def build(app: App, env: Environment | None = None) -> StepSagaStack:
         allow_fault_injection=allow is True or str(allow).lower() == "true",
         allowed_private_hosts=str(context(names.CTX_ALLOWED_PRIVATE_HOSTS, "")),
         powertools_layer_version=int(context(names.CTX_POWERTOOLS_LAYER_VERSION, 27)),
+        api_key_auth=str(context(names.CTX_API_AUTH, "iam")) == "api-key",
         env=env,
         description="stepsaga: the six-agent test-generation saga on Step Functions",
     )

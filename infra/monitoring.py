@@ -16,7 +16,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-NAMESPACE = "StepSaga"
+from functions.common.names import METRIC_NAMESPACE
+from infra.names import camel
+from infra.observability import SERVICE as SAGA_EVENTS_SERVICE
+from statemachines.saga import REPORT_COMPENSATION_FAILURE
 
 
 class SagaAlarms(Construct):
@@ -56,11 +59,12 @@ class SagaAlarms(Construct):
         alarm(
             "CompensationFailedAlarm",
             cloudwatch.Metric(
-                namespace=NAMESPACE,
+                namespace=METRIC_NAMESPACE,
                 metric_name="CompensationFailed",
                 statistic="Sum",
                 period=Duration.minutes(1),
-                dimensions_map={"service": "ReportCompensationFailure"},
+                # The reporter's service name is its state's name (infra/stack.py).
+                dimensions_map={"service": REPORT_COMPENSATION_FAILURE},
             ),
             1,
             "A saga ended CompensationFailed: see the dead-letter queue and resume it (README).",
@@ -74,7 +78,7 @@ class SagaAlarms(Construct):
             "Sagas wait on the compensation dead-letter queue for a resume.",
         )
         for name, machine in state_machines.items():
-            camel = "".join(part.capitalize() for part in name.split("-"))
+            prefix = camel(name)
             failure_rate = cloudwatch.MathExpression(
                 expression="IF(started > 0, failed / started, 0)",
                 using_metrics={
@@ -84,19 +88,19 @@ class SagaAlarms(Construct):
                 period=Duration.minutes(5),
             )
             alarm(
-                f"{camel}FailureRateAlarm",
+                f"{prefix}FailureRateAlarm",
                 failure_rate,
                 failure_rate_threshold,
                 f"More than {failure_rate_threshold:.0%} of {name} sagas failed in 5 minutes.",
             )
             lifecycle = {
                 key: cloudwatch.Metric(
-                    namespace=NAMESPACE,
+                    namespace=METRIC_NAMESPACE,
                     metric_name=metric_name,
                     statistic="Sum",
                     period=Duration.minutes(15),
-                    # What functions/handlers/saga_events.py emits (its service is SagaEvents).
-                    dimensions_map={"saga_type": name, "service": "SagaEvents"},
+                    # What the SagaEvents function emits (functions.audit.saga_events).
+                    dimensions_map={"saga_type": name, "service": SAGA_EVENTS_SERVICE},
                 )
                 for key, metric_name in (
                     ("rolled", "SagasRolledBack"),
@@ -105,7 +109,7 @@ class SagaAlarms(Construct):
                 )
             }
             alarm(
-                f"{camel}CompensationRateAlarm",
+                f"{prefix}CompensationRateAlarm",
                 cloudwatch.MathExpression(
                     expression="IF(started > 0, (rolled + stuck) / started, 0)",
                     using_metrics=lifecycle,
@@ -115,7 +119,7 @@ class SagaAlarms(Construct):
                 f"Over {compensation_rate_threshold:.0%} of {name} sagas were compensated in 15 minutes.",
             )
             alarm(
-                f"{camel}ThrottledAlarm",
+                f"{prefix}ThrottledAlarm",
                 machine.metric_throttled(period=Duration.minutes(5), statistic="Sum"),
                 1,
                 f"{name} executions were throttled.",

@@ -1,22 +1,60 @@
-"""cdk-nag (AwsSolutions pack) and its acknowledged findings, each with the reason it is acceptable."""
+"""cdk-nag (AwsSolutions pack) and every finding this app acknowledges, each with its reason.
+
+Every acknowledgement in the app is listed by ``acknowledgements(stack)``, each with the
+construct it excuses, and applied by ``acknowledge(stack)`` (from ``infra/app.py``); nothing
+else calls ``Validations.acknowledge``, so a review reads every exception here.
+tests/infra/test_template.py checks the synthesized validation report against this list.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
 
+from infra import arns
 from statemachines.catalogue import PARENTS
 
 if TYPE_CHECKING:
+    from infra.api import SagaApi
     from infra.stack import StepSagaStack
 
 PACK = "AwsSolutions::AwsSolutions-"
+# cdk-nag's rendering of an ARN's account-specific part in a granular finding.
+_STATES = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
 
 
-def findings(stack: StepSagaStack) -> dict[str, str]:
-    """Finding id -> why it is acceptable. One list, so a review reads every exception at once."""
-    acknowledged = {
+@dataclass(frozen=True)
+class Acknowledged:
+    scope: IConstruct  # the construct (and everything under it) the finding is excused on
+    finding: str  # the pack's rule, and for a granular rule what it applies to: ``IAM5[Resource::*]``
+    reason: str
+
+    @property
+    def id(self) -> str:
+        return PACK + self.finding
+
+
+def acknowledgements(stack: StepSagaStack) -> list[Acknowledged]:
+    """Every finding the app acknowledges. One list, so a review reads every exception at once."""
+    return [*_stack_wide(stack), *_parents(stack), *_api(stack.api)]
+
+
+def acknowledge(stack: StepSagaStack) -> None:
+    for each in acknowledgements(stack):
+        Validations.of(each.scope).acknowledge(Acknowledgment(id=each.id, reason=each.reason))
+
+
+def _executions(scope: IConstruct, machine: str) -> str:
+    """The finding of a role that may act on every execution of one of the stack's machines."""
+    return f"IAM5[Resource::{_STATES}:execution:{arns.machine_name(scope, machine)}:*]"
+
+
+def _stack_wide(stack: StepSagaStack) -> list[Acknowledged]:
+    artifacts = stack.get_logical_id(stack.artifacts.node.default_child)  # type: ignore[arg-type]
+    reasons = {
         "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (
             "Lambda roles use AWSLambdaBasicExecutionRole only to write their own CloudWatch Logs."
         ),
@@ -28,7 +66,7 @@ def findings(stack: StepSagaStack) -> dict[str, str]:
         "IAM5[Action::s3:DeleteObject*]": (
             "CDK's grantDelete action group on the artifacts bucket's runs/ prefix only."
         ),
-        f"IAM5[Resource::<{stack.get_logical_id(stack.artifacts.node.default_child)}.Arn>/runs/*]": (  # type: ignore[arg-type]
+        f"IAM5[Resource::<{artifacts}.Arn>/runs/*]": (
             "Artifacts are keyed runs/<saga_id>/<test_id>.json; ids are only known at run time."
         ),
         "L1": (
@@ -37,17 +75,51 @@ def findings(stack: StepSagaStack) -> dict[str, str]:
         ),
         "SQS3": "This queue is itself the dead-letter queue for sagas whose compensation failed.",
     }
-    for parent in PARENTS.values():
-        for child in parent.state_machines():
-            arn = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
-            execution = f"{arn}:execution:{stack.stack_name}-{child}:*"
-            acknowledged[f"IAM5[Resource::{execution}]"] = (
-                "A parent saga watches and stops the executions of its child state machines, whose "
-                "names are only known at run time (startExecution.sync:2)."
-            )
-    return acknowledged
+    return [Acknowledged(stack, finding, reason) for finding, reason in reasons.items()]
 
 
-def acknowledge(stack: StepSagaStack) -> None:
-    for finding, reason in findings(stack).items():
-        Validations.of(stack).acknowledge(Acknowledgment(id=PACK + finding, reason=reason))
+def _parents(stack: StepSagaStack) -> list[Acknowledged]:
+    return [
+        Acknowledged(
+            stack,
+            _executions(stack, child),
+            "A parent saga watches and stops the executions of its child state machines, whose "
+            "names are only known at run time (startExecution.sync:2).",
+        )
+        for parent in PARENTS.values()
+        for child in parent.state_machines()
+    ]
+
+
+def _api(api: SagaApi) -> list[Acknowledged]:
+    """The API's findings, scoped to the API and its function."""
+    rest, function = api.rest_api, api.function
+    found = [
+        Acknowledged(
+            rest,
+            "APIG3",
+            "No WAF web ACL: every method requires IAM (SigV4) auth and the stage is "
+            "throttled; attach a web ACL where the account runs one.",
+        ),
+        Acknowledged(
+            rest,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level logging role uses AWS's managed policy for exactly that.",
+        ),
+    ]
+    if api.api_key_auth:
+        chosen = "API-key auth was chosen explicitly (-c stepsaga:apiAuth=api-key); IAM is the default"
+        found += [Acknowledged(rest, "APIG4", chosen), Acknowledged(rest, "COG4", chosen)]
+    else:
+        found.append(Acknowledged(rest, "COG4", "Callers are IAM principals (SigV4), not Cognito users."))
+    found += [
+        Acknowledged(
+            function,
+            _executions(function, name),
+            "Executions are named by the client's Idempotency-Key, known only at run time; "
+            "only Describe/GetExecutionHistory, on this stack's saga machines.",
+        )
+        for name in api.machines
+    ]
+    return found

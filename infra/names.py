@@ -1,47 +1,42 @@
-"""Names shared by the stack, the embedded stack, the CLI and the tests (one place to change)."""
+"""CDK-only names shared by the stack, the embedded stack, the CLI and the tests: the stack's
+name, its output keys and its context keys. What the Lambda code reads too (environment
+variables, machine names, the metric namespace) is named in ``functions.common.names``."""
+
+from functions.common.names import TEST_GENERATION
 
 STACK_NAME = "StepSaga"
 
-# CloudFormation outputs.
-OUT_STATE_MACHINE = "TestGenerationStateMachineArn"  # = state_machine_output("test-generation")
-OUT_DEAD_LETTER_QUEUE = "CompensationDeadLetterQueueUrl"
-OUT_ARTIFACTS_BUCKET = "ArtifactsBucketName"
-OUT_TABLE_PREFIX = "Table"  # Table<Kind>: TableLedger, TableScenarios, ...
 
-
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """A machine's name in construct ids and output keys: ``multi-project`` -> ``MultiProject``."""
     return "".join(part.capitalize() for part in name.split("-"))
 
 
 def state_machine_output(name: str) -> str:
     """Output key of a state machine's ARN: ``multi-project`` -> ``MultiProjectStateMachine``."""
-    return f"{_camel(name)}StateMachineArn"
+    return f"{camel(name)}StateMachineArn"
 
 
 def alias_output(name: str) -> str:
     """Output key of a state machine's ``live`` alias ARN."""
-    return f"{_camel(name)}LiveAliasArn"
+    return f"{camel(name)}LiveAliasArn"
 
+
+# CloudFormation outputs.
+OUT_STATE_MACHINE = state_machine_output(TEST_GENERATION)
+OUT_DEAD_LETTER_QUEUE = "CompensationDeadLetterQueueUrl"
+OUT_ARTIFACTS_BUCKET = "ArtifactsBucketName"
+OUT_TABLE_PREFIX = "Table"  # Table<Kind>: TableLedger, TableScenarios, ...
+OUT_API_URL = "SagaApiUrl"
+OUT_API_ID = "SagaApiId"
 
 # Data each agent owns (declared per step in statemachines/), plus the shared ledger.
 DATA_KINDS = ("scenarios", "tests", "runs", "reports")
-
-# Function environment variables (read by functions.common.settings).
-ENV_TABLE = {
-    "ledger": "LEDGER_TABLE",
-    "scenarios": "SCENARIOS_TABLE",
-    "tests": "TESTS_TABLE",
-    "runs": "RUNS_TABLE",
-    "reports": "REPORTS_TABLE",
-    "idempotency": "IDEMPOTENCY_TABLE",
-    "sagas": "SAGAS_TABLE",
-}
-ENV_ARTIFACTS_BUCKET = "ARTIFACTS_BUCKET"
-ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
-ENV_ALLOW_FAULT_INJECTION = "ALLOW_FAULT_INJECTION"
-ENV_ALLOWED_PRIVATE_HOSTS = "ALLOWED_PRIVATE_HOSTS"
 
 # CDK context keys.
 CTX_ALLOW_FAULT_INJECTION = "stepsaga:allowFaultInjection"
 CTX_ALLOWED_PRIVATE_HOSTS = "stepsaga:allowedPrivateHosts"
 CTX_POWERTOOLS_LAYER_VERSION = "stepsaga:powertoolsLayerVersion"
+# Auth: IAM (SigV4) by default; ``-c stepsaga:apiAuth=api-key`` switches every API method to
+# an API key with a usage plan instead (for clients that cannot sign requests).
+CTX_API_AUTH = "stepsaga:apiAuth"

@@ -9,7 +9,7 @@ function settings, the compensation dead-letter queue) and adds
 - the **ActiveSagas** table (``id``): a counter per saga type and the last applied status of
   each execution (expires after 90 days);
 - the **SagaEvents** function (``functions.handlers.saga_events``) and the EventBridge rule that
-  sends it every "Step Functions Execution Status Change" of the stack's state machines
+  sends it every execution status change of the stack's state machines
   (delivery retried for 6 hours, handling retried twice; then to its own dead-letter queue);
 - ``AUDIT_TABLE`` on every given function (the ``lambda_handler`` wrapper writes step events,
   ``functions.control`` signal events) with ``dynamodb:PutItem`` on the Audit table;
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -33,19 +33,20 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from functions.common.names import (
+    ENV_ACTIVE_SAGAS_TABLE,
+    ENV_AUDIT_TABLE,
+    ENV_SERVICE_NAME,
+    ENV_STATE_MACHINE_PREFIX,
+    EXECUTION_STATUS_CHANGE,
+    METRIC_NAMESPACE,
+)
 from infra import defaults
 
-NAMESPACE = "StepSaga"
 HANDLER = "functions.handlers.saga_events.handler"
-SERVICE = "SagaEvents"  # POWERTOOLS_SERVICE_NAME of the function: the "service" dimension of its metrics
-DETAIL_TYPE = "Step Functions Execution Status Change"
+SERVICE = "SagaEvents"  # the function's service name: the "service" dimension of its metrics
 OUTCOMES = ("SagasSucceeded", "SagasRolledBack", "SagasCompensationFailed", "SagasFailed")
 PERIOD = Duration.minutes(5)
-_PACK = "AwsSolutions::AwsSolutions-"
-
-
-def _camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
 
 
 class SagaObservability(Construct):
@@ -81,10 +82,10 @@ class SagaObservability(Construct):
             timeout=Duration.seconds(30),
             environment={
                 **(environment or {}),
-                "POWERTOOLS_SERVICE_NAME": SERVICE,
-                "AUDIT_TABLE": self.audit_table.table_name,
-                "ACTIVE_SAGAS_TABLE": self.active_table.table_name,
-                "STATE_MACHINE_PREFIX": state_machine_prefix,
+                ENV_SERVICE_NAME: SERVICE,
+                ENV_AUDIT_TABLE: self.audit_table.table_name,
+                ENV_ACTIVE_SAGAS_TABLE: self.active_table.table_name,
+                ENV_STATE_MACHINE_PREFIX: state_machine_prefix,
             },
             description="stepsaga saga lifecycle: audit outcome, active sagas, saga metrics",
             retry_attempts=2,  # the handler is idempotent; after that, the event goes to the queue
@@ -99,7 +100,7 @@ class SagaObservability(Construct):
             description="Every status change of the stack's saga executions, to the SagaEvents function",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
-                detail_type=[DETAIL_TYPE],
+                detail_type=[EXECUTION_STATUS_CHANGE],
                 detail={"stateMachineArn": [m.state_machine_arn for m in self.state_machines.values()]},
             ),
             targets=[
@@ -118,18 +119,12 @@ class SagaObservability(Construct):
             if fn.node.path in seen:
                 continue
             seen.add(fn.node.path)
-            fn.add_environment("AUDIT_TABLE", self.audit_table.table_name)
+            fn.add_environment(ENV_AUDIT_TABLE, self.audit_table.table_name)
             self.audit_table.grant(fn, "dynamodb:PutItem")
             self.audited.append(fn)
 
         queues = [q for q in (dead_letters, self.event_dead_letters) if q is not None]
         self.dashboard = self._dashboard(dashboard_name, queues)
-        Validations.of(self.event_dead_letters).acknowledge(
-            Acknowledgment(
-                id=_PACK + "SQS3",
-                reason="This queue is itself the dead-letter queue of the execution status rule's target.",
-            )
-        )
 
     def grant_audit_read(self, grantee: lambda_.IFunction) -> None:
         """For a reader of ``functions.audit.read`` (Query on the Audit table)."""
@@ -139,7 +134,7 @@ class SagaObservability(Construct):
     @staticmethod
     def saga_metric(name: str, saga_type: str, statistic: str = "Sum") -> cw.Metric:
         return cw.Metric(
-            namespace=NAMESPACE,
+            namespace=METRIC_NAMESPACE,
             metric_name=name,
             dimensions_map={"saga_type": saga_type, "service": SERVICE},
             statistic=statistic,
@@ -177,8 +172,9 @@ class SagaObservability(Construct):
         machines = self.state_machines
         active = [self.saga_metric("ActiveSagas", n, "Maximum").with_(label=n) for n in machines]
         p95 = [m.metric_time(statistic="p95", period=PERIOD, label=n) for n, m in machines.items()]
+        search = f'{{{METRIC_NAMESPACE},error,service,step}} MetricName="StepFailed"'
         step_failures = cw.MathExpression(
-            expression=f"SEARCH('{{{NAMESPACE},error,service,step}} MetricName=\"StepFailed\"', 'Sum', 300)",
+            expression=f"SEARCH('{search}', 'Sum', 300)",
             label="",
             period=PERIOD,
         )

@@ -11,11 +11,10 @@ Versioning: every state machine publishes a version whenever its definition chan
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,14 +22,26 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from functions.common.names import (
+    ENV_ALLOW_FAULT_INJECTION,
+    ENV_ALLOWED_PRIVATE_HOSTS,
+    ENV_ARTIFACTS_BUCKET,
+    ENV_DEAD_LETTER_QUEUE_URL,
+    ENV_LOG_LEVEL,
+    ENV_METRICS_NAMESPACE,
+    ENV_SERVICE_NAME,
+    ENV_TABLE,
+    METRIC_NAMESPACE,
+    TEST_GENERATION,
+)
 from functions.common.store import KEYS
-from infra import defaults, names
-from infra.api import add_api
+from infra import arns, defaults, names
+from infra.api import SagaApi
 from infra.monitoring import SagaAlarms
 from infra.observability import SagaObservability
 from statemachines.catalogue import PARENTS, SAGAS, machines
 from statemachines.parent import state_machine_key
-from statemachines.saga import REPORT_COMPENSATION_FAILURE, Saga, Step, function_key
+from statemachines.saga import PLACEHOLDER, REPORT_COMPENSATION_FAILURE, Saga, Step, function_key
 
 ROOT = Path(__file__).resolve().parent.parent
 # The Lambda asset is the project root filtered down to the functions/ package, so handler
@@ -39,7 +50,6 @@ ASSET_EXCLUDE = ["*", "!functions", "!functions/**", "**/__pycache__", "**/*.pyc
 POWERTOOLS_LAYER = (
     "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:{version}"
 )
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 class StepSagaStack(Stack):
@@ -51,6 +61,7 @@ class StepSagaStack(Stack):
         allow_fault_injection: bool = False,
         allowed_private_hosts: str = "",
         powertools_layer_version: int = 27,
+        api_key_auth: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -87,16 +98,16 @@ class StepSagaStack(Stack):
         )
         self._code = lambda_.Code.from_asset(str(ROOT), exclude=ASSET_EXCLUDE)
         self._environment = {
-            **{names.ENV_TABLE[kind]: table.table_name for kind, table in self.tables.items()},
-            names.ENV_TABLE["ledger"]: self.ledger.table_name,
-            names.ENV_TABLE["idempotency"]: self.idempotency.table_name,
-            names.ENV_TABLE["sagas"]: self.sagas.table_name,
-            names.ENV_ARTIFACTS_BUCKET: self.artifacts.bucket_name,
-            names.ENV_DEAD_LETTER_QUEUE_URL: self.dead_letters.queue_url,
-            names.ENV_ALLOW_FAULT_INJECTION: "true" if allow_fault_injection else "false",
-            names.ENV_ALLOWED_PRIVATE_HOSTS: allowed_private_hosts,
-            "POWERTOOLS_METRICS_NAMESPACE": "StepSaga",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **{ENV_TABLE[kind]: table.table_name for kind, table in self.tables.items()},
+            ENV_TABLE["ledger"]: self.ledger.table_name,
+            ENV_TABLE["idempotency"]: self.idempotency.table_name,
+            ENV_TABLE["sagas"]: self.sagas.table_name,
+            ENV_ARTIFACTS_BUCKET: self.artifacts.bucket_name,
+            ENV_DEAD_LETTER_QUEUE_URL: self.dead_letters.queue_url,
+            ENV_ALLOW_FAULT_INJECTION: "true" if allow_fault_injection else "false",
+            ENV_ALLOWED_PRIVATE_HOSTS: allowed_private_hosts,
+            ENV_METRICS_NAMESPACE: METRIC_NAMESPACE,
+            ENV_LOG_LEVEL: "INFO",
         }
         # One function per handler (agents are shared by every saga that uses them).
         self.functions: dict[str, lambda_.Function] = {}
@@ -117,7 +128,7 @@ class StepSagaStack(Stack):
         for step in (s for saga in SAGAS.values() for s in saga.steps if s.is_callback):
             self._allow_answering(self._by_handler[step.handler])
 
-        self.state_machine = self.state_machines["test-generation"]
+        self.state_machine = self.state_machines[TEST_GENERATION]
         self.monitoring = SagaAlarms(
             self, "Alarms", dead_letters=self.dead_letters, state_machines=self.state_machines
         )
@@ -128,19 +139,30 @@ class StepSagaStack(Stack):
         CfnOutput(self, names.OUT_ARTIFACTS_BUCKET, value=self.artifacts.bucket_name)
         for kind, table in {**self.tables, "ledger": self.ledger, "sagas": self.sagas}.items():
             CfnOutput(self, f"{names.OUT_TABLE_PREFIX}{kind.capitalize()}", value=table.table_name)
-        self.api = add_api(self)
+        self.api = SagaApi(
+            self,
+            "Api",
+            sagas=SAGAS,
+            state_machines=self.state_machines,
+            code=self._code,
+            layers=[self.powertools],
+            environment=self._environment,
+            saga_records=self.sagas,
+            ledger=self.ledger,
+            api_key_auth=api_key_auth,
+        )
         self.observability = SagaObservability(
             self,
             "Observability",
             state_machines=self.state_machines,
-            functions=[*self.functions.values(), cast(lambda_.Function, self.node.find_child("ApiFunction"))],
+            functions=[*self.functions.values(), self.api.function],
             code=self._code,
             layers=[self.powertools],
             environment=self._environment,
             dead_letters=self.dead_letters,
-            state_machine_prefix=f"{self.stack_name}-",
+            state_machine_prefix=arns.machine_prefix(self),
         )
-        self.observability.grant_audit_read(cast(lambda_.Function, self.node.find_child("ApiFunction")))
+        self.observability.grant_audit_read(self.api.function)
         CfnOutput(self, f"{names.OUT_TABLE_PREFIX}Audit", value=self.observability.audit_table.table_name)
         CfnOutput(
             self, f"{names.OUT_TABLE_PREFIX}Activesagas", value=self.observability.active_table.table_name
@@ -182,7 +204,7 @@ class StepSagaStack(Stack):
                 code=self._code,
                 layers=[self.powertools],
                 timeout=Duration.seconds(min(timeout_seconds, 900)),
-                environment={**self._environment, "POWERTOOLS_SERVICE_NAME": state},
+                environment={**self._environment, ENV_SERVICE_NAME: state},
                 description=f"stepsaga {state}",
                 # Callback steps are invoked asynchronously: a duplicate is handled by idempotency,
                 # and Lambda's own async retries would only add duplicates.
@@ -239,39 +261,23 @@ class StepSagaStack(Stack):
                 self.tables[kind].grant(fn, "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
 
     # -- state machines ------------------------------------------------------------------------
-    def machine_arn(self, name: str) -> str:
-        """The ARN of one of the stack's state machines, built from its fixed name (no dependency)."""
-        return self._states_arn("stateMachine", f"{self.stack_name}-{name}")
-
-    def executions_arn(self, name: str) -> str:
-        """Every execution of one of the stack's state machines (for IAM)."""
-        return self._states_arn("execution", f"{self.stack_name}-{name}:*")
-
-    def _states_arn(self, resource: str, resource_name: str) -> str:
-        return self.format_arn(
-            service="states",
-            resource=resource,
-            resource_name=resource_name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-
     def _state_machine(self, name: str, definition: dict[str, Any]) -> None:
         text = json.dumps(definition, indent=2)
         substitutions: dict[str, str] = {}
-        for key in sorted(set(_PLACEHOLDER.findall(text))):
+        for key in sorted(set(PLACEHOLDER.findall(text))):
             if key in self.functions:
                 # A version ARN: executions keep the code they started with.
                 substitutions[key] = self.functions[key].current_version.function_arn
             else:
                 [other] = [n for n in self.state_machines if state_machine_key(n) == key]
                 substitutions[key] = self.state_machines[other].state_machine_arn
-        construct_id = "".join(part.capitalize() for part in name.split("-"))
+        construct_id = names.camel(name)
         log_group = defaults.log_group(self, f"{construct_id}StateMachineLogs")
         machine = sfn.StateMachine(
             self,
             f"{construct_id}StateMachine",
             # A fixed name lets roles name the machine without a dependency cycle.
-            state_machine_name=f"{self.stack_name}-{name}",
+            state_machine_name=arns.machine_name(self, name),
             definition_body=sfn.DefinitionBody.from_string(text),
             definition_substitutions=substitutions,
             state_machine_type=sfn.StateMachineType.STANDARD,
@@ -314,7 +320,7 @@ class StepSagaStack(Stack):
         parent.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[self.executions_arn(c) for c in children],
+                resources=[arns.executions_arn(self, c) for c in children],
             )
         )
         parent.add_to_role_policy(
@@ -337,6 +343,6 @@ class StepSagaStack(Stack):
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-                resources=[self.machine_arn(saga.name) for saga in SAGAS.values()],
+                resources=[arns.machine_arn(self, saga.name) for saga in SAGAS.values()],
             )
         )

@@ -1,6 +1,6 @@
 """The six-agent test-generation sagas, declared once.
 
-Policies from the platform's spec (DESIGN.md section 2). Adding a step is one entry here
+Policies from the platform's spec (docs/ARCHITECTURE.md, "Step policies"). Adding a step is one entry here
 plus its handler module in ``functions/handlers``. The same agents make three sagas:
 the sequential saga, one whose tests execute concurrently, and one that waits for a
 person's approval before it executes anything.
@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from functions.common import names
 from statemachines.parent import ParentSaga, compile_parent, compile_rollback, rollback_name
 from statemachines.saga import EachItem, RetryPolicy, Saga, Step, compile_saga
 
@@ -76,14 +77,14 @@ EVOLUTION = Step(
 )
 
 TEST_GENERATION = Saga(
-    name="test-generation",
+    name=names.TEST_GENERATION,
     comment="stepsaga: Requirements -> Generation -> Execution -> Observation -> Analysis -> Evolution, "
     "compensated in reverse order on failure",
     steps=(REQUIREMENTS, GENERATION, EXECUTION, OBSERVATION, ANALYSIS, EVOLUTION),
 )
 
 PARALLEL_TEST_GENERATION = Saga(
-    name="parallel-test-generation",
+    name=names.PARALLEL_TEST_GENERATION,
     comment="stepsaga: the test-generation saga with every test executed concurrently",
     steps=(
         REQUIREMENTS,
@@ -108,7 +109,7 @@ PARALLEL_TEST_GENERATION = Saga(
 )
 
 REVIEWED_TEST_GENERATION = Saga(
-    name="reviewed-test-generation",
+    name=names.REVIEWED_TEST_GENERATION,
     comment="stepsaga: the test-generation saga that waits for approval before executing tests",
     steps=(
         REQUIREMENTS,
@@ -130,7 +131,7 @@ REVIEWED_TEST_GENERATION = Saga(
 )
 
 MULTI_PROJECT = ParentSaga(
-    name="multi-project",
+    name=names.MULTI_PROJECT,
     comment="stepsaga: one test-generation saga per project; if one fails, the others are compensated",
     child=TEST_GENERATION,
     max_concurrency=2,

@@ -174,6 +174,14 @@ def function_key(state_name: str) -> str:
     return f"{state_name}FunctionArn"
 
 
+# ``${Key}``: what the compiled ASL names an ARN by, and ``DefinitionSubstitutions`` replaces.
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def placeholder(key: str) -> str:
+    return "${" + key + "}"
+
+
 def _payload(
     step_state: str, *, token: bool = False, heartbeat_seconds: int | None = None, root: str = "$"
 ) -> dict[str, Any]:
@@ -228,7 +236,7 @@ def _gate_state(saga: Saga, index: int) -> dict[str, Any]:
         "Comment": step.description or f"{step.name}: wait for a signal",
         "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
         "Parameters": {
-            "FunctionName": f"${{{function_key(step.name)}}}",
+            "FunctionName": placeholder(function_key(step.name)),
             "Payload": _payload(step.name, token=True),
         },
         "TimeoutSeconds": step.timeout_seconds,
@@ -248,7 +256,7 @@ def _map_states(saga: Saga, index: int) -> dict[str, dict[str, Any]]:
     item_task: dict[str, Any] = {
         "Type": "Task",
         "Comment": f"{step.name}: one item",
-        "Resource": f"${{{function_key(each.item_state)}}}",
+        "Resource": placeholder(function_key(each.item_state)),
         "Parameters": {**_payload(each.item_state, root="$.saga"), "item.$": "$.item"},
         "TimeoutSeconds": step.timeout_seconds,
         "Retry": _retry(step),
@@ -288,7 +296,7 @@ def _map_states(saga: Saga, index: int) -> dict[str, dict[str, Any]]:
     policy = {
         "Type": "Task",
         "Comment": f"Fail {step.name} if more than {each.tolerated_failure_percentage}% of the items failed",
-        "Resource": f"${{{function_key(step.policy_state)}}}",
+        "Resource": placeholder(function_key(step.policy_state)),
         "Parameters": {
             **_payload(step.policy_state),
             "policy": {"step": step.name, "tolerated_failure_percentage": each.tolerated_failure_percentage},
@@ -312,14 +320,14 @@ def _forward_state(saga: Saga, index: int) -> dict[str, Any]:
     if step.is_callback:
         state["Resource"] = "arn:aws:states:::lambda:invoke.waitForTaskToken"
         state["Parameters"] = {
-            "FunctionName": f"${{{function_key(step.name)}}}",
+            "FunctionName": placeholder(function_key(step.name)),
             # Asynchronous: the agent runs past this call and reports with the task token.
             "InvocationType": "Event",
             "Payload": _payload(step.name, heartbeat_seconds=step.heartbeat_seconds),
         }
         state["HeartbeatSeconds"] = step.heartbeat_seconds
     else:
-        state["Resource"] = f"${{{function_key(step.name)}}}"
+        state["Resource"] = placeholder(function_key(step.name))
         state["Parameters"] = _payload(step.name)
     state["TimeoutSeconds"] = step.timeout_seconds
     state["ResultPath"] = f"$.results.{step.name}"
@@ -346,7 +354,7 @@ def _compensation_state(saga: Saga, step: Step) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Comment": f"Undo what {step.name} recorded in the ledger",
-        "Resource": f"${{{function_key(step.compensation_state)}}}",
+        "Resource": placeholder(function_key(step.compensation_state)),
         "Parameters": _payload(step.compensation_state),
         "TimeoutSeconds": saga.compensation_timeout_seconds,
         "ResultPath": f"$.compensations.{step.name}",
@@ -370,7 +378,7 @@ def report_failure_state() -> dict[str, Any]:
     return {
         "Type": "Task",
         "Comment": "Send what is left to undo to the dead-letter queue",
-        "Resource": f"${{{function_key(REPORT_COMPENSATION_FAILURE)}}}",
+        "Resource": placeholder(function_key(REPORT_COMPENSATION_FAILURE)),
         "Parameters": _payload(REPORT_COMPENSATION_FAILURE),
         "TimeoutSeconds": 60,
         "ResultPath": "$.dead_letter",

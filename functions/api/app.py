@@ -1,14 +1,9 @@
 """The HTTP API: Powertools' REST resolver with pydantic validation over Step Functions and
 ``functions.control``.
 
-POST /sagas                       start a saga; ``Idempotency-Key`` becomes the execution name
-GET  /sagas                       list a machine's sagas (status filter, pagination)
-GET  /sagas/{saga_id}             where a saga is (``SagaControl.status``)
-GET  /sagas/{saga_id}/history     console-style history rows (paginated)
-POST /sagas/{saga_id}/approve     approve a saga waiting at its gate
-POST /sagas/{saga_id}/cancel      cancel a waiting saga (body: reason)
-POST /sagas/{saga_id}/priority    set a running saga's priority (body: priority)
-GET  /openapi.json                this API's OpenAPI document
+Each handler is registered at its entry in ``functions.api.routes.ROUTES`` (method, path,
+summary), found by the handler's name; the table is what API Gateway and the local server
+serve too. ``Idempotency-Key`` on POST /sagas becomes the execution name.
 
 Every error answers ``{"error": "<code>", "message": "<one line naming what is wrong>"}``.
 """
@@ -16,9 +11,10 @@ Every error answers ``{"error": "<code>", "message": "<one line naming what is w
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -30,7 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from botocore.exceptions import ClientError
 
 from functions import audit
-from functions.api import history
+from functions.api import history, routes
 from functions.api.models import (
     IDEMPOTENCY_KEY,
     MACHINES,
@@ -45,6 +41,8 @@ from functions.api.models import (
 )
 from functions.api.settings import ApiSettings
 from functions.common import aws
+from functions.common.arns import execution_arn
+from functions.common.names import TEST_GENERATION
 from functions.common.observability import logger
 from functions.common.store import DynamoSagaStore
 from functions.control import SagaControl, SignalError
@@ -86,14 +84,10 @@ def _machine_arn(machine: str) -> str:
     return arn
 
 
-def _execution_arn(machine_arn: str, saga_id: str) -> str:
-    return machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{saga_id}"
-
-
 def _describe(machine_arn: str, saga_id: str) -> dict[str, Any] | None:
     try:
         described = aws.client("stepfunctions").describe_execution(
-            executionArn=_execution_arn(machine_arn, saga_id)
+            executionArn=execution_arn(machine_arn, saga_id)
         )
     except ClientError as error:
         if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
@@ -156,9 +150,31 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 # -- routes --------------------------------------------------------------------------------
-@app.post(
-    "/sagas",
-    summary="Start a saga (idempotent by Idempotency-Key)",
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+HANDLERS: dict[str, Callable[..., Any]] = {}  # operation -> handler, as registered
+
+
+def _at_route(*, responses: dict[int, Any] | None = None, **options: Any) -> Callable[[Handler], Handler]:
+    """Register a handler at its route in ``routes.ROUTES`` (the operation is the handler's name)."""
+
+    def register(handler: Handler) -> Handler:
+        route = routes.route(handler.__name__)
+        HANDLERS[route.operation] = handler
+        # Declared responses replace Powertools' default 200 in the document: keep it documented.
+        documented = {200: {"description": "Successful Response"}, **(responses or {})}
+        return app.route(
+            route.rule,
+            route.method,
+            summary=route.summary,
+            include_in_schema=route.summary is not None,
+            responses=documented,
+            **options,
+        )(handler)
+
+    return register
+
+
+@_at_route(
     responses={
         201: {"description": "Started"},
         200: {"description": "The saga this Idempotency-Key already started"},
@@ -234,9 +250,9 @@ def start_saga(
     )
 
 
-@app.get("/sagas", summary="List a machine's sagas", responses=error_responses(400, 422))
+@_at_route(responses=error_responses(400, 422))
 def list_sagas(
-    machine: Annotated[Machine, Query()] = "test-generation",
+    machine: Annotated[Machine, Query()] = TEST_GENERATION,
     status: Annotated[ExecutionStatus | None, Query(description="only sagas in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
@@ -270,17 +286,13 @@ def list_sagas(
     )
 
 
-@app.get("/sagas/<saga_id>", summary="Where a saga is", responses=error_responses(404, 422))
+@_at_route(responses=error_responses(404, 422))
 def saga_status(saga_id: SagaId, machine: MachineQuery = None) -> Any:
     found, _ = _find(saga_id, machine)
     return _json(200, {"machine": found, **_control(found).status(saga_id)})
 
 
-@app.get(
-    "/sagas/<saga_id>/history",
-    summary="The saga's execution history, console-style rows",
-    responses=error_responses(404, 422),
-)
+@_at_route(responses=error_responses(404, 422))
 def saga_history(
     saga_id: SagaId,
     machine: MachineQuery = None,
@@ -309,11 +321,7 @@ def saga_history(
     )
 
 
-@app.get(
-    "/sagas/<saga_id>/audit",
-    summary="The saga's append-only audit record (kept after the execution history expires)",
-    responses=error_responses(404, 422),
-)
+@_at_route(responses=error_responses(404, 422))
 def saga_audit(saga_id: SagaId) -> Any:
     if not audit.table_from_env():
         raise ApiError(404, "AuditNotEnabled", "audit: this deployment keeps no audit record")
@@ -323,11 +331,7 @@ def saga_audit(saga_id: SagaId) -> Any:
     return _json(200, {"saga_id": saga_id, "events": events})
 
 
-@app.post(
-    "/sagas/<saga_id>/approve",
-    summary="Approve a saga waiting at its gate",
-    responses=error_responses(400, 404, 409, 413, 422),
-)
+@_at_route(responses=error_responses(400, 404, 409, 413, 422))
 def approve(
     saga_id: SagaId, body: Annotated[Approve | None, Body()] = None, machine: MachineQuery = None
 ) -> Any:
@@ -335,11 +339,7 @@ def approve(
     return _json(200, _control(found).approve(saga_id, sender=_sender()))
 
 
-@app.post(
-    "/sagas/<saga_id>/cancel",
-    summary="Cancel a saga waiting at its gate",
-    responses=error_responses(400, 404, 409, 413, 422),
-)
+@_at_route(responses=error_responses(400, 404, 409, 413, 422))
 def cancel(saga_id: SagaId, body: Annotated[Cancel, Body()], machine: MachineQuery = None) -> Any:
     found, _ = _find(saga_id, machine)
     try:
@@ -348,17 +348,13 @@ def cancel(saga_id: SagaId, body: Annotated[Cancel, Body()], machine: MachineQue
         raise ApiError(422, "ValidationError", f"reason: {error}") from error
 
 
-@app.post(
-    "/sagas/<saga_id>/priority",
-    summary="Set a running saga's priority",
-    responses=error_responses(400, 404, 409, 413, 422),
-)
+@_at_route(responses=error_responses(400, 404, 409, 413, 422))
 def set_priority(saga_id: SagaId, body: Annotated[SetPriority, Body()], machine: MachineQuery = None) -> Any:
     found, _ = _find(saga_id, machine)
     return _json(200, _control(found).set_priority(saga_id, body.priority, sender=_sender()))
 
 
-@app.get("/openapi.json", include_in_schema=False)
+@_at_route()
 def openapi() -> Any:
     return Response(
         status_code=200,

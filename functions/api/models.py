@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.models import Fault, SagaRequest
+from functions.common.names import SAGA_MACHINES, TEST_GENERATION
 
-Machine = Literal["test-generation", "parallel-test-generation", "reviewed-test-generation"]
-MACHINES: tuple[str, ...] = ("test-generation", "parallel-test-generation", "reviewed-test-generation")
+MACHINES: tuple[str, ...] = SAGA_MACHINES
+if TYPE_CHECKING:
+    Machine = str
+else:  # pydantic validates (and OpenAPI lists) exactly the saga machines' names
+    Machine = Literal[SAGA_MACHINES]
 ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 Priority = Literal["low", "normal", "high"]
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{1,64}$"
@@ -24,7 +28,7 @@ class StartSaga(BaseModel):
 
     request: SagaRequest
     faults: dict[str, Fault] = Field(default_factory=dict, max_length=20)
-    machine: Machine = "test-generation"
+    machine: Machine = TEST_GENERATION
 
 
 class Approve(BaseModel):

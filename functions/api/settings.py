@@ -14,11 +14,9 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.common.names import ENV_MAX_BODY_BYTES, ENV_SAGA_STEPS, ENV_STATE_MACHINE_ARNS
 from functions.common.settings import Settings
 
-ENV_STATE_MACHINE_ARNS = "STATE_MACHINE_ARNS"
-ENV_SAGA_STEPS = "SAGA_STEPS"
-ENV_MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
 MAX_BODY_BYTES = 64 * 1024
 
 

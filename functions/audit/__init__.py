@@ -12,7 +12,8 @@ type                   written by                                          field
 ``step.succeeded``     wrapper (callback steps: their SendTaskSuccess)     step, state, attempt
 ``step.failed``        wrapper (callback steps: their SendTaskFailure)     step, state, attempt, error,
                                                                            message
-``compensation.started``  wrapper                                          step (the one undone), state
+``compensation.started``  wrapper                                          step (the one undone), state,
+                                                                           rollback_error, rollback_cause
 ``step.compensated``   wrapper                                             step, state, undone
 ``compensation.failed``   wrapper                                          step, state, error, message
 ``signal``             ``functions.control.signals``                       signal, sender [, reason,
@@ -41,10 +42,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.common import aws
+from functions.common.names import ENV_AUDIT_TABLE as AUDIT_TABLE_ENV
 from functions.common.observability import logger, metric
 from functions.common.store import from_item, to_item
-
-AUDIT_TABLE_ENV = "AUDIT_TABLE"
 
 SAGA_STARTED = "saga.started"
 STEP_STARTED = "step.started"

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from functions.common import aws
+from functions.common.names import ENV_ACTIVE_SAGAS_TABLE as ACTIVE_SAGAS_TABLE_ENV
 
-ACTIVE_SAGAS_TABLE_ENV = "ACTIVE_SAGAS_TABLE"
 RUNNING = "RUNNING"
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _RETENTION_SECONDS = 90 * 24 * 3600  # execution items expire (TTL ``expires``); counters do not

@@ -24,9 +24,9 @@ from typing import Any
 
 from functions import audit
 from functions.audit import active
+from functions.common.names import ENV_STATE_MACHINE_PREFIX as PREFIX_ENV  # "<stack name>-"
 from functions.common.observability import logger, metric
 
-PREFIX_ENV = "STATE_MACHINE_PREFIX"  # "<stack name>-": what the stack puts before every machine name
 ROLLED_BACK_ERROR = "SagaRolledBack"
 COMPENSATION_FAILED_ERROR = "CompensationFailed"
 

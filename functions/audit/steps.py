@@ -130,9 +130,19 @@ def begin(event: Any) -> StepScope | None:
         _hook_callbacks()
     if scope.audited:
         kind = audit.COMPENSATION_STARTED if scope.compensation else audit.STEP_STARTED
-        audit.safely(scope.saga_id, kind, **scope.fields())
+        audit.safely(scope.saga_id, kind, **scope.fields(), **(_caught(event) if scope.compensation else {}))
     _local.stack = [*_stack(), scope]  # nested invocations in one thread each keep their own scope
     return scope
+
+
+def _caught(event: dict[str, Any]) -> dict[str, Any]:
+    """The error the rollback began with (the Catch's ``$.error`` in a compensation's input):
+    the status query names it, even a timeout no handler saw."""
+    caught = (event.get("saga") or {}).get("error")
+    if not isinstance(caught, dict) or not caught.get("Error"):
+        return {}
+    cause = audit.text(caught.get("Cause") or "") or None
+    return {"rollback_error": audit.text(caught["Error"]), "rollback_cause": cause}
 
 
 @_never_raises

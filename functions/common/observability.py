@@ -1,7 +1,8 @@
 """Powertools, set up once: Logger, Metrics and (only when tracing is on) Tracer.
 
-The base layer: it imports nothing else from ``functions``. The handler wrapper that uses it
-(saga log keys, tracing, step events) is ``functions.audit.steps.lambda_handler``.
+The base layer: it imports nothing else from ``functions`` but ``functions.common.names``
+(plain constants). The handler wrapper that uses it (saga log keys, tracing, step events) is
+``functions.audit.steps.lambda_handler``.
 
 Handlers may run concurrently in one process (the embedded stack runs them in threads), so
 saga keys are appended with Logger's thread-safe API and every metric is emitted on its own
@@ -16,8 +17,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepsaga"))
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "StepSaga")
+from functions.common.names import ENV_METRICS_NAMESPACE, ENV_SERVICE_NAME, METRIC_NAMESPACE
+
+logger = Logger(service=os.environ.get(ENV_SERVICE_NAME, "stepsaga"))
+NAMESPACE = os.environ.get(ENV_METRICS_NAMESPACE, METRIC_NAMESPACE)
 
 _tracer: Any = None
 

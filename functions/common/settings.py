@@ -1,9 +1,17 @@
-"""Function settings, read from the environment CDK sets (names shared in ``infra.names``)."""
+"""Function settings, read from the environment CDK sets (names in ``functions.common.names``)."""
 
 import os
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
+
+from functions.common.names import (
+    ENV_ALLOW_FAULT_INJECTION,
+    ENV_ALLOWED_PRIVATE_HOSTS,
+    ENV_ARTIFACTS_BUCKET,
+    ENV_DEAD_LETTER_QUEUE_URL,
+    ENV_TABLE,
+)
 
 
 class Settings(BaseModel):
@@ -24,37 +32,22 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return _cached(tuple(os.environ.get(name, "") for name in _ENV))
+        return _cached(tuple(os.environ.get(name, "") for name in _ENV.values()))
 
 
-_ENV = (
-    "LEDGER_TABLE",
-    "SCENARIOS_TABLE",
-    "TESTS_TABLE",
-    "RUNS_TABLE",
-    "REPORTS_TABLE",
-    "IDEMPOTENCY_TABLE",
-    "SAGAS_TABLE",
-    "ARTIFACTS_BUCKET",
-    "DEAD_LETTER_QUEUE_URL",
-    "ALLOW_FAULT_INJECTION",
-    "ALLOWED_PRIVATE_HOSTS",
-)
+# Field -> the variable it is read from: ``<kind>_table`` for every table of ``ENV_TABLE``.
+_ENV = {
+    **{f"{kind}_table": variable for kind, variable in ENV_TABLE.items()},
+    "artifacts_bucket": ENV_ARTIFACTS_BUCKET,
+    "dead_letter_queue_url": ENV_DEAD_LETTER_QUEUE_URL,
+    "allow_fault_injection": ENV_ALLOW_FAULT_INJECTION,
+    "allowed_private_hosts": ENV_ALLOWED_PRIVATE_HOSTS,
+}
 
 
 @lru_cache(maxsize=64)
 def _cached(values: tuple[str, ...]) -> Settings:
-    env = dict(zip(_ENV, values, strict=True))
-    return Settings(
-        ledger_table=env["LEDGER_TABLE"],
-        scenarios_table=env["SCENARIOS_TABLE"],
-        tests_table=env["TESTS_TABLE"],
-        runs_table=env["RUNS_TABLE"],
-        reports_table=env["REPORTS_TABLE"],
-        idempotency_table=env["IDEMPOTENCY_TABLE"],
-        sagas_table=env["SAGAS_TABLE"],
-        artifacts_bucket=env["ARTIFACTS_BUCKET"],
-        dead_letter_queue_url=env["DEAD_LETTER_QUEUE_URL"],
-        allow_fault_injection=env["ALLOW_FAULT_INJECTION"].lower() == "true",
-        allowed_private_hosts=tuple(h for h in env["ALLOWED_PRIVATE_HOSTS"].split(",") if h),
-    )
+    fields: dict[str, object] = dict(zip(_ENV, values, strict=True))
+    fields["allow_fault_injection"] = str(fields["allow_fault_injection"]).lower() == "true"
+    fields["allowed_private_hosts"] = tuple(h for h in str(fields["allowed_private_hosts"]).split(",") if h)
+    return Settings.model_validate(fields)

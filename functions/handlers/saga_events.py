@@ -11,9 +11,8 @@ from typing import Any
 from functions.audit import saga_events
 from functions.audit.saga_events import PREFIX_ENV
 from functions.audit.steps import lambda_handler
+from functions.common.names import EXECUTION_STATUS_CHANGE as DETAIL_TYPE
 from functions.common.observability import logger
-
-DETAIL_TYPE = "Step Functions Execution Status Change"
 
 # PREFIX_ENV: the embedded stack's event bus sets it around each call (stepsaga.embedded.events).
 __all__ = ["DETAIL_TYPE", "PREFIX_ENV", "handler"]

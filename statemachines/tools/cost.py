@@ -30,9 +30,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from statemachines.saga import INVALID_REQUEST, PERMANENT_ERROR, ROLLED_BACK, SUCCEEDED, Saga, compile_saga
+from statemachines.saga import (
+    INVALID_REQUEST,
+    PERMANENT_ERROR,
+    PLACEHOLDER,
+    ROLLED_BACK,
+    SUCCEEDED,
+    Saga,
+    compile_saga,
+)
 
-# -- prices (us-east-1, DESIGN.md section 6) ---------------------------------------------------
+# -- prices (us-east-1; listed with their date in docs/ARCHITECTURE.md, "Limits and prices") -------
 
 STANDARD_PER_TRANSITION = 0.000025  # $0.025 per 1,000
 LAMBDA_PER_REQUEST = 0.0000002  # $0.20 per million
@@ -52,7 +60,6 @@ _DEFAULT_MAX_ATTEMPTS = 3
 _DEFAULT_INTERVAL_SECONDS = 1.0
 _DEFAULT_BACKOFF_RATE = 2.0
 
-_LAMBDA_PLACEHOLDER = re.compile(r"^\$\{[A-Za-z0-9_]*FunctionArn\}$")
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:")
 
 
@@ -111,8 +118,9 @@ def invokes_lambda(state: Mapping[str, Any]) -> bool:
     if state.get("Type") != "Task":
         return False
     resource = str(state.get("Resource", ""))
+    placeholder = PLACEHOLDER.fullmatch(resource)
     return bool(
-        _LAMBDA_PLACEHOLDER.match(resource)
+        (placeholder and placeholder.group(1).endswith("FunctionArn"))
         or resource.startswith("arn:aws:states:::lambda:invoke")
         or _LAMBDA_ARN.match(resource)
     )

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import re
 import sys
 import threading
 import time
@@ -29,29 +28,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from infra import names
-from stepsaga.embedded import adapters
-from stepsaga.embedded.stack import ACCOUNT, REGION, EmbeddedStack
+from functions.api.routes import HANDLER, ROUTES
+from stepsaga.embedded import EmbeddedStack
+from stepsaga.embedded.account import ACCOUNT, REGION
+from stepsaga.embedded.patches import awslambda
 
-# API Gateway's resources (as infra/api.py declares them): resource template -> path regex.
-RESOURCES = (
-    "/sagas",
-    "/sagas/{saga_id}",
-    "/sagas/{saga_id}/history",
-    "/sagas/{saga_id}/approve",
-    "/sagas/{saga_id}/cancel",
-    "/sagas/{saga_id}/priority",
-    "/openapi.json",
-)
 GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads itself
-HANDLER = "functions.handlers.api.handler"
 
-
-def _pattern(resource: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$")
-
-
-_PATTERNS = [(resource, _pattern(resource)) for resource in RESOURCES]
+# API Gateway's resources, as infra/api.py builds them from the route table: template, path regex.
+_PATTERNS = [(route.path, route.pattern) for route in ROUTES]
 
 
 def match_resource(path: str) -> tuple[str, dict[str, str] | None]:
@@ -63,7 +48,7 @@ def match_resource(path: str) -> tuple[str, dict[str, str] | None]:
 
 
 def deployed_environment(stack: EmbeddedStack) -> dict[str, str] | None:
-    """The environment of the stack's API function, when the stack deploys one (infra/api.py)."""
+    """The environment of the stack's API function (infra/api.py), None if it has none."""
     for page in stack.client("lambda").get_paginator("list_functions").paginate():
         for function in page["Functions"]:
             if function.get("Handler") == HANDLER:
@@ -72,50 +57,17 @@ def deployed_environment(stack: EmbeddedStack) -> dict[str, str] | None:
 
 
 def handler_environment(stack: EmbeddedStack) -> dict[str, str]:
-    """The API function's environment: the deployed function's if the stack has one, else the
-    same variables built from the stack's outputs (as infra/api.py sets them)."""
-    from statemachines.catalogue import SAGAS
-
+    """The API function's environment as the stack deployed it (table names, machine ARNs)."""
     deployed = deployed_environment(stack)
-    if deployed is not None:
-        return {**deployed, **stack.runtime_env}
-
-    arns = {
-        name: stack.outputs[names.state_machine_output(name)]
-        for name in SAGAS
-        if names.state_machine_output(name) in stack.outputs
-    }
-    steps = {name: [step.name for step in saga.steps if not step.gate] for name, saga in SAGAS.items()}
-    env = {
-        **stack.runtime_env,
-        **{names.ENV_TABLE[kind]: stack.table(kind) for kind in (*names.DATA_KINDS, "ledger", "sagas")},
-        names.ENV_ARTIFACTS_BUCKET: stack.outputs[names.OUT_ARTIFACTS_BUCKET],
-        names.ENV_DEAD_LETTER_QUEUE_URL: stack.outputs[names.OUT_DEAD_LETTER_QUEUE],
-        names.ENV_ALLOW_FAULT_INJECTION: "true"
-        if stack.context.get(names.CTX_ALLOW_FAULT_INJECTION)
-        else "false",
-        "STATE_MACHINE_ARNS": json.dumps(arns),
-        "SAGA_STEPS": json.dumps(steps),
-        "POWERTOOLS_SERVICE_NAME": "api",
-        "AWS_LAMBDA_FUNCTION_NAME": "StepSagaApi",
-    }
-    return env
+    if deployed is None:
+        raise LookupError(f"the embedded stack deployed no function with handler {HANDLER}")
+    return {**deployed, **stack.runtime_env}
 
 
-class _Context:
-    function_name = "StepSagaApi"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:StepSagaApi"
-    memory_limit_in_mb = 512
-    log_group_name = "/aws/lambda/StepSagaApi"
-    log_stream_name = "local"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self._deadline = time.monotonic() + 29  # API Gateway's integration timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+def _context() -> awslambda.LambdaContext:
+    """The API function's context; 29 s is API Gateway's integration timeout."""
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:StepSagaApi"
+    return awslambda.LambdaContext("StepSagaApi", arn, 512, 29, log_stream="local")
 
 
 def to_event(
@@ -181,7 +133,7 @@ class ApiServer:
     def __init__(self, environment: dict[str, str], port: int = 0) -> None:
         self.environment = environment
         self._lock = threading.Lock()  # the resolver keeps the current event on itself
-        self._environ = adapters.install_thread_environ()
+        self._environ = awslambda.install_thread_environ()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -229,10 +181,10 @@ class ApiServer:
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the deployed handler as Lambda would (a 502 like API Gateway's when it raises)."""
-        handler = adapters.resolve_handler(HANDLER)
+        handler = awslambda.resolve_handler(HANDLER)
         with self._lock, self._environ.overlay(self.environment):
             try:
-                return dict(handler(event, _Context()))
+                return dict(handler(event, _context()))
             except Exception as error:  # API Gateway answers 502 when the integration fails
                 body = json.dumps({"error": "BadGateway", "message": f"the API function failed: {error}"})
                 return {"statusCode": 502, "headers": {"Content-Type": "application/json"}, "body": body}

@@ -23,26 +23,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from functions.common import arns
 from functions.common.store import COMPENSATED
 from infra import names
 from statemachines.catalogue import TEST_GENERATION
 from statemachines.saga import Saga
-from stepsaga.cli.demo_site import DemoSite
+from stepsaga.cli.demo_site import DemoSite, demo_request
 from stepsaga.embedded import EmbeddedStack
 
-STORIES = [
-    'As a visitor I open / and see "Welcome to Acme"',
-    "As a buyer I open /pricing and see 'Plans' and 'Free trial'",
-    'As a member I open /login and see "Sign in"',
-]
 DEMO_FAULTS = {"Execution": {"mode": "permanent"}, "CompensateGeneration": {"mode": "permanent"}}
 RESUMABLE = ("FAILED", "TIMED_OUT", "ABORTED")  # RUNNING is still compensating; SUCCEEDED has nothing to undo
 
 
 def execution_arn(stack: EmbeddedStack, saga_id: str) -> str:
     """The saga's execution: the saga id is the execution name."""
-    machine = stack.state_machine_arn
-    return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{saga_id}"
+    return arns.execution_arn(stack.state_machine_arn, saga_id)
 
 
 def function_name(stack: EmbeddedStack, state: str) -> str:
@@ -254,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with DemoSite() as site, EmbeddedStack() as stack:
         print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s\n")
-        outcome = demo(stack, {"project": "acme-web", "target_url": site.url, "user_stories": STORIES})
+        outcome = demo(stack, demo_request(site.url))
     print(f"\ndone in {time.perf_counter() - started:.1f} s")
     return 0 if outcome["first"]["complete"] and not outcome["second"]["compensated"] else 1
 

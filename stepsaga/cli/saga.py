@@ -31,8 +31,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode, urlsplit
 
+from functions.common.names import SAGA_MACHINES
+from stepsaga.cli.history import table as history_table
+
 DEFAULT_ENDPOINT = "http://127.0.0.1:8000"
-MACHINES = ("test-generation", "parallel-test-generation", "reviewed-test-generation")
+MACHINES = SAGA_MACHINES
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 FAULT_MODES = ("transient", "permanent", "exhaust", "partial", "hang")
 
@@ -153,13 +156,8 @@ def table(rows: Sequence[tuple[str, ...]], right: tuple[int, ...] = ()) -> str:
 
 
 def render_history(events: list[dict[str, Any]]) -> str:
-    """History rows as the Step Functions console shows them (as ``stepsaga.cli.history.render``)."""
-    rows = [("ID", "Type", "Step", "Elapsed (ms)", "Error / note")]
-    rows += [
-        (str(e["id"]), e["type"], e["state"] or "", str(e["elapsed_ms"]), e.get("error") or "")
-        for e in events
-    ]
-    return table(rows, right=(3,))
+    """The API's history rows as the console's table (the one ``stepsaga run`` prints)."""
+    return history_table(events)
 
 
 def render_status(status: dict[str, Any]) -> str:
@@ -181,6 +179,10 @@ def render_status(status: dict[str, Any]) -> str:
                 if len(counts) > 1
             )
         )
+    failure = status.get("failure")
+    if failure:
+        why = " ".join(str(failure[k]) for k in ("error", "cause") if failure.get(k))
+        lines.append(f"failed step:    {failure.get('step') or '?'}{': ' + why if why else ''}")
     outcome = status.get("outcome")
     if outcome and (outcome.get("error") or outcome.get("cause")):
         lines.append(f"error:          {outcome.get('error') or ''} {outcome.get('cause') or ''}".rstrip())

@@ -47,6 +47,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from functions.api.history import details, message, rows, short
+from functions.common import arns
 from statemachines.tools.diagram import COMPENSATION, FORWARD, Swatch, columns, render_svg, role_of
 from stepsaga.cli.history import CAUSE_LIMIT
 
@@ -279,8 +280,7 @@ class Viewer:
         return found
 
     def execution_arn(self, name: str) -> str:
-        prefix, machine = self.state_machine_arn.split(":stateMachine:", 1)
-        return f"{prefix}:execution:{machine}:{name}"
+        return arns.execution_arn(self.state_machine_arn, name)
 
     def execution(self, name: str) -> dict[str, Any] | None:
         """One execution: its description, history, and each state's outcome (None if unknown)."""

@@ -4,6 +4,7 @@ over the embedded stack, driven with urllib; then the saga CLI (stepsaga/cli/sag
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -14,15 +15,17 @@ from typing import Any
 import pytest
 
 from functions.api import history as api_history
+from functions.api.routes import ROUTES
+from functions.common.arns import execution_arn
+from functions.common.names import SAGA_MACHINES
 from stepsaga.cli import history as console_history
 from stepsaga.cli.api_server import ApiServer, match_resource, serve, to_event
-from stepsaga.cli.demo_site import DemoSite
+from stepsaga.cli.demo_site import STORIES, DemoSite
 from stepsaga.embedded import EmbeddedStack
-from tests.conftest import STORIES
 
 pytestmark = pytest.mark.functional
 
-MACHINES = ("test-generation", "parallel-test-generation", "reviewed-test-generation")
+MACHINES = SAGA_MACHINES
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -135,6 +138,31 @@ def finished(api: Api) -> dict[str, Any]:
     return started
 
 
+# -- the route table -------------------------------------------------------------------------
+def test_the_resolver_registers_a_handler_at_every_route_of_the_table() -> None:
+    from functions.api.app import HANDLERS, app
+
+    assert set(HANDLERS) == {route.operation for route in ROUTES}
+    documented = json.loads(app.get_openapi_json_schema(title="t", version="1"))["paths"]
+    assert {(path, method.upper()) for path, methods in documented.items() for method in methods} == {
+        (route.path, route.method) for route in ROUTES if route.summary is not None
+    }
+
+
+def test_the_local_server_knows_every_resource_of_the_table() -> None:
+    for route in ROUTES:
+        concrete = route.path.replace("{saga_id}", "s-1")
+        expected = {name: "s-1" for name in route.parameters} or None
+        assert match_resource(concrete) == (route.path, expected)
+    assert match_resource("/sagas/abc/audit") == ("/sagas/{saga_id}/audit", {"saga_id": "abc"})
+
+
+def test_the_api_takes_exactly_the_sagas_of_the_catalogue() -> None:
+    from statemachines.catalogue import SAGAS
+
+    assert tuple(SAGAS) == SAGA_MACHINES
+
+
 # -- the event translation -------------------------------------------------------------------
 def test_requests_become_rest_proxy_events() -> None:
     assert match_resource("/sagas/abc/history") == ("/sagas/{saga_id}/history", {"saga_id": "abc"})
@@ -160,10 +188,10 @@ def test_requests_become_rest_proxy_events() -> None:
 def test_history_rows_match_the_console_rows(api: Api, finished: dict[str, Any]) -> None:
     events = api.stack.history(finished["execution_arn"])
     ours = api_history.rows(events)
-    theirs = console_history.rows(events)
-    assert [(r["id"], r["type"], r["state"], r["elapsed_ms"]) for r in ours] == [
-        (r.id, r.type, r.state, r.elapsed_ms) for r in theirs
-    ]
+    _, rule, *lines = console_history.render(events).splitlines()
+    columns = [m.span() for m in re.finditer(r"-+", rule)][:4]  # ID, Type, Step, Elapsed
+    theirs = [tuple(line[start:end].strip() for start, end in columns) for line in lines]
+    assert [(str(r["id"]), r["type"], r["state"], str(r["elapsed_ms"])) for r in ours] == theirs
 
 
 # -- bad requests: the answer names what is wrong, and nothing is started or written ------------
@@ -509,7 +537,7 @@ def test_approve_a_saga_not_waiting_is_refused(api: Api) -> None:
 
 
 def _arn(api: Api, key: str, machine: str = "test-generation") -> str:
-    return api.stack.machine_arn(machine).replace(":stateMachine:", ":execution:") + f":{key}"
+    return execution_arn(api.stack.machine_arn(machine), key)
 
 
 # -- happy paths ---------------------------------------------------------------------------------
@@ -818,53 +846,41 @@ def test_cli_signs_with_an_aws_profile(
 
 
 # -- infra/api.py: the API Gateway REST API, as synthesized (cdk-nag runs on the synth) ----------
-_SYNTH_WITH_API = """
-import sys, json
-import infra  # noqa: F401
-from aws_cdk import App
-from infra import stack as stack_module
-from infra.api import add_api
-from infra.app import build
-
-original = stack_module.StepSagaStack.__init__
-def with_api(self, *args, **kwargs):
-    original(self, *args, **kwargs)
-    add_api(self)
-stack_module.StepSagaStack.__init__ = with_api
-app = App(outdir=sys.argv[1], context=json.loads(sys.argv[2]))
-build(app)
-app.synth()
-"""
-
-
 @pytest.fixture(scope="module")
-def api_assembly(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The cloud assembly with the API: the stack's own once infra/stack.py calls add_api."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
+def api_assembly() -> Any:
     from stepsaga.embedded.stack import EMBEDDED_CONTEXT
-    from stepsaga.embedded.synth import ROOT, cloud_assembly
+    from stepsaga.embedded.synth import cloud_assembly
 
-    if "add_api(" in (ROOT / "infra" / "stack.py").read_text():
-        return cloud_assembly(EMBEDDED_CONTEXT)
-    outdir = tmp_path_factory.mktemp("assembly-with-api")
-    result = subprocess.run(
-        [sys.executable, "-c", _SYNTH_WITH_API, str(outdir), json.dumps(EMBEDDED_CONTEXT)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr  # cdk-nag findings fail the synth
-    return Path(outdir)
+    return cloud_assembly(EMBEDDED_CONTEXT)
+
+
+@pytest.mark.infra
+def test_the_gateway_serves_exactly_the_routes_of_the_table(api_assembly: Any) -> None:
+    from infra import names
+
+    template = json.loads((api_assembly / f"{names.STACK_NAME}.template.json").read_text())
+
+    def of(kind: str) -> dict[str, Any]:
+        return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
+
+    resources = of("AWS::ApiGateway::Resource")
+
+    def path(reference: dict[str, Any]) -> str:
+        if "Fn::GetAtt" in reference:  # the API's root resource
+            return ""
+        resource = resources[reference["Ref"]]
+        return f"{path(resource['ParentId'])}/{resource['PathPart']}"
+
+    served = {(path(m["ResourceId"]), m["HttpMethod"]) for m in of("AWS::ApiGateway::Method").values()}
+    assert served == {(route.path, route.method) for route in ROUTES}
 
 
 @pytest.mark.infra
 def test_the_rest_api_is_iam_authorized_throttled_logged_and_validated(api_assembly: Any) -> None:
+    from functions.api.routes import HANDLER
     from infra import names
-    from infra.api import BURST_LIMIT, HANDLER, OUT_API_URL, RATE_LIMIT
+    from infra.api import BURST_LIMIT, RATE_LIMIT
+    from infra.names import OUT_API_URL
 
     template = json.loads((api_assembly / f"{names.STACK_NAME}.template.json").read_text())
     report = json.loads((api_assembly / "validation-report.json").read_text())

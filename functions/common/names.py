@@ -1,0 +1,49 @@
+"""Names the Lambda code and the stack that configures it must agree on, defined once.
+
+This is the lowest layer: the CDK app (``infra``), the saga catalogue, the embedded stack and
+the tools import these names from here; ``infra.names`` adds the CDK-only ones (stack name,
+output and context keys).
+"""
+
+from __future__ import annotations
+
+# -- state machines (declared in statemachines/catalogue.py under these names) ----------------
+TEST_GENERATION = "test-generation"
+PARALLEL_TEST_GENERATION = "parallel-test-generation"
+REVIEWED_TEST_GENERATION = "reviewed-test-generation"
+MULTI_PROJECT = "multi-project"
+# What the HTTP API starts and steers: the sagas, not the parents that start them.
+SAGA_MACHINES = (TEST_GENERATION, PARALLEL_TEST_GENERATION, REVIEWED_TEST_GENERATION)
+
+# -- metrics and events ---------------------------------------------------------------------
+METRIC_NAMESPACE = "StepSaga"
+# EventBridge's detail-type of Step Functions' execution events (what SagaEvents listens to).
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+
+# -- function environment variables (set by infra/, read by functions/) -------------------------
+ENV_TABLE = {
+    "ledger": "LEDGER_TABLE",
+    "scenarios": "SCENARIOS_TABLE",
+    "tests": "TESTS_TABLE",
+    "runs": "RUNS_TABLE",
+    "reports": "REPORTS_TABLE",
+    "idempotency": "IDEMPOTENCY_TABLE",
+    "sagas": "SAGAS_TABLE",
+}
+ENV_ARTIFACTS_BUCKET = "ARTIFACTS_BUCKET"
+ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+ENV_ALLOW_FAULT_INJECTION = "ALLOW_FAULT_INJECTION"
+ENV_ALLOWED_PRIVATE_HOSTS = "ALLOWED_PRIVATE_HOSTS"
+# Observability (infra/observability.py): the audit trail, the active-saga counters, and the
+# "<stack name>-" prefix SagaEvents strips from a machine's name to get the saga type.
+ENV_AUDIT_TABLE = "AUDIT_TABLE"
+ENV_ACTIVE_SAGAS_TABLE = "ACTIVE_SAGAS_TABLE"
+ENV_STATE_MACHINE_PREFIX = "STATE_MACHINE_PREFIX"
+# The HTTP API's function: JSON objects of the machines it may start and their step names.
+ENV_STATE_MACHINE_ARNS = "STATE_MACHINE_ARNS"
+ENV_SAGA_STEPS = "SAGA_STEPS"
+ENV_MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
+# Powertools' own.
+ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
