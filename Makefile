@@ -13,8 +13,8 @@ run: $(PY)                         ## two sagas on the embedded stack, histories
 	$(PY) -m stepsaga run
 test: $(PY)                        ## the whole suite (embedded stack, no AWS account needed)
 	$(PY) -m pytest
-lint: $(PY)                        ## ruff, the ASL drift check, mypy
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m statemachines --check && $(VENV)/bin/mypy
+lint: $(PY)                        ## ruff, the generated-files check, import contracts, mypy
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m statemachines --check && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 asl: $(PY)                         ## regenerate statemachines/asl/*.asl.json and docs/diagrams from the declarations
 	$(PY) -m statemachines
 viewer: $(PY)                      ## the local execution viewer on 127.0.0.1:8080

@@ -11,6 +11,20 @@ PAGES = {
     "/pricing": "<html><body><h1>Pricing</h1><p>Plans start at $9</p><p>Free trial</p></body></html>",
     "/login": "<html><body><form><label>Email</label><button>Sign in</button></form></body></html>",
 }
+PROJECT = "acme-web"
+# What every demo, benchmark and test asks of PAGES: each check can pass.
+STORIES = (
+    'As a visitor I open / and see "Welcome to Acme"',
+    "As a buyer I open /pricing and see 'Plans' and 'Free trial'",
+    'As a member I open /login and see "Sign in"',
+)
+# A check no page passes: the main job shows a failed test analysed and a change proposed for it.
+UNMET_STORY = "As a buyer I open /pricing and see 'Enterprise plan'"
+
+
+def demo_request(target_url: str, stories: tuple[str, ...] = STORIES) -> dict[str, object]:
+    """The saga request a demo sends to the site at ``target_url``."""
+    return {"project": PROJECT, "target_url": target_url, "user_stories": list(stories)}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -194,8 +194,7 @@ class _Capture(io.TextIOBase):
 
 def run_sagas(count: int, fault_every: int, log: TextIO) -> list[str]:
     """Run ``count`` sagas on the embedded stack with metrics on; the lines they printed."""
-    from stepsaga.cli.demo_site import DemoSite
-    from stepsaga.cli.run import STORIES
+    from stepsaga.cli.demo_site import DemoSite, demo_request
     from stepsaga.embedded import EmbeddedStack, events
 
     capture = _Capture()
@@ -205,7 +204,7 @@ def run_sagas(count: int, fault_every: int, log: TextIO) -> list[str]:
     ):
         listener = events.install(stack)
         try:
-            request = {"project": "acme-web", "target_url": site.url, "user_stories": STORIES}
+            request = demo_request(site.url)
             with contextlib.redirect_stdout(capture):
                 for index in range(count):
                     failing = fault_every > 0 and (index + 1) % fault_every == 0

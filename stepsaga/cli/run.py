@@ -12,15 +12,11 @@ import sys
 import time
 from typing import Any
 
-from stepsaga.cli.demo_site import DemoSite
+from stepsaga.cli.demo_site import STORIES, UNMET_STORY, DemoSite, demo_request
 from stepsaga.cli.history import render
 from stepsaga.embedded import EmbeddedStack
 
-STORIES = [
-    'As a visitor I open / and see "Welcome to Acme"',
-    "As a buyer I open /pricing and see 'Plans' and 'Enterprise plan'",
-    'As a member I open /login and see "Sign in"',
-]
+MAIN_JOB_STORIES = (*STORIES, UNMET_STORY)  # the happy saga shows one failed test being analysed
 
 
 def _data_left(stack: EmbeddedStack, saga_id: str) -> str:
@@ -61,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with DemoSite() as site, EmbeddedStack() as stack:
         print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s; target site {site.url}\n")
-        request = {"project": "acme-web", "target_url": site.url, "user_stories": STORIES}
+        request = demo_request(site.url, MAIN_JOB_STORIES)
         sagas = [
             ("happy path", {}),
             ("permanent failure at Execution", {"Execution": {"mode": "permanent"}}),
