@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 from functions.common import aws
 from functions.common.store import from_item
 
-AWAITING_APPROVAL = "AWAITING_APPROVAL"
+# The gate's status in a saga's record: waiting, then what the signal that answered it decided.
+AWAITING_APPROVAL, APPROVED, CANCELLED = "AWAITING_APPROVAL", "APPROVED", "CANCELLED"
 DEFAULT_PRIORITY = "normal"
 PUBLIC_FIELDS = ("saga_id", "status", "priority", "approval_requested_at", "signals")
 

@@ -13,12 +13,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions import audit
-from functions.common import aws
+from functions.common import arns, aws
 from functions.common.store import COMPENSATED, DynamoSagaStore
-from functions.control.records import AWAITING_APPROVAL, SagaRecords
+from functions.control.progress import CANCELLED_ERROR, GATE, Progress, progress, step_events
+from functions.control.records import APPROVED, AWAITING_APPROVAL, CANCELLED, SagaRecords
 
 PRIORITIES = ("low", "normal", "high")
-CANCELLED_ERROR = "SagaCancelled"
 _CREATED = ("scenarios", "tests", "runs", "artifacts", "reports")
 
 
@@ -44,16 +44,24 @@ class SagaControl:
     """Signals and queries for the sagas of one state machine."""
 
     def __init__(
-        self, state_machine_arn: str, records: SagaRecords, store: DynamoSagaStore, steps: list[str]
+        self,
+        state_machine_arn: str,
+        records: SagaRecords,
+        store: DynamoSagaStore,
+        steps: list[str],
+        *,
+        audit_table: str | None = None,
     ) -> None:
+        """``audit_table`` (default: ``AUDIT_TABLE``) is where status learns which steps succeeded."""
         self.state_machine_arn = state_machine_arn
         self._records = records
         self._store = store
         self._steps = steps
+        self._audit_table = audit_table or audit.table_from_env()
         self._sfn = aws.client("stepfunctions")
 
     def execution_arn(self, saga_id: str) -> str:
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{saga_id}"
+        return arns.execution_arn(self.state_machine_arn, saga_id)
 
     def _describe(self, saga_id: str) -> dict[str, Any]:
         try:
@@ -72,7 +80,7 @@ class SagaControl:
     # -- signals ---------------------------------------------------------------------------
     def approve(self, saga_id: str, *, sender: str | None = None) -> dict[str, Any]:
         self._running(saga_id)
-        token = self._records.take_token(saga_id, "APPROVED", {"signal": "approve", "by": sender})
+        token = self._records.take_token(saga_id, APPROVED, {"signal": "approve", "by": sender})
         if token is None:
             raise SagaNotWaiting(f"saga {saga_id!r} is not waiting for approval")
         received = audit.now_ms()
@@ -87,7 +95,7 @@ class SagaControl:
             raise ValueError("a cancel needs a reason")
         self._running(saga_id)
         token = self._records.take_token(
-            saga_id, "CANCELLED", {"signal": "cancel", "by": sender, "reason": reason}
+            saga_id, CANCELLED, {"signal": "cancel", "by": sender, "reason": reason}
         )
         if token is None:
             raise SagaNotWaiting(
@@ -127,16 +135,17 @@ class SagaControl:
 
     # -- query -----------------------------------------------------------------------------
     def status(self, saga_id: str) -> dict[str, Any]:
-        """Where a saga is, from DynamoDB and DescribeExecution (never the full history)."""
+        """Where a saga is, from DynamoDB and DescribeExecution (never the full history): which
+        steps succeeded, the one in progress and why it failed from the audit record and the
+        saga's record (``functions.control.progress``); what each step created from the ledger."""
         described = self._describe(saga_id)
         record = self._records.public(saga_id)
         ledger = self._store.ledger(saga_id)
-        completed = [s for s in self._steps if s in ledger]
         waiting = record.get("status") == AWAITING_APPROVAL and described["status"] == "RUNNING"
-        current = None
-        if described["status"] == "RUNNING":
-            remaining = [s for s in self._steps if s not in ledger]
-            current = "AwaitApproval" if waiting else (remaining[0] if remaining else None)
+        if self._audit_table:
+            where = progress(self._steps, step_events(self._audit_table, saga_id), described, record)
+        else:
+            where = self._from_ledger(ledger, described, record, waiting)
         summary = {
             step: {
                 "status": entry.get("status"),
@@ -151,8 +160,9 @@ class SagaControl:
         return {
             "saga_id": saga_id,
             "status": described["status"],
-            "current_step": current,
-            "completed_steps": completed,
+            "current_step": where.current,
+            "completed_steps": where.completed,
+            "failure": where.failure,
             "ledger": summary,
             "exists_now": {
                 step: counts for step, counts in summary.items() if counts.get("status") != COMPENSATED
@@ -168,3 +178,16 @@ class SagaControl:
                 "cause": described.get("cause"),
             },
         }
+
+    def _from_ledger(
+        self, ledger: dict[str, Any], described: dict[str, Any], record: dict[str, Any], waiting: bool
+    ) -> Progress:
+        """Without an audit record, the steps are read off the ledger: an approximation, since a
+        step that failed after writing (or was fenced) has an entry as one that succeeded does."""
+        remaining = [s for s in self._steps if s not in ledger]
+        current = GATE if waiting else next(iter(remaining), None)
+        return Progress(
+            [s for s in self._steps if s in ledger],
+            current if described["status"] == "RUNNING" else None,
+            progress(self._steps, [], described, record).failure,
+        )

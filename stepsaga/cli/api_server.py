@@ -49,11 +49,7 @@ def match_resource(path: str) -> tuple[str, dict[str, str] | None]:
 
 def deployed_environment(stack: EmbeddedStack) -> dict[str, str] | None:
     """The environment of the stack's API function (infra/api.py), None if it has none."""
-    for page in stack.client("lambda").get_paginator("list_functions").paginate():
-        for function in page["Functions"]:
-            if function.get("Handler") == HANDLER:
-                return dict((function.get("Environment") or {}).get("Variables") or {})
-    return None
+    return stack.function_environment(HANDLER)
 
 
 def handler_environment(stack: EmbeddedStack) -> dict[str, str]:

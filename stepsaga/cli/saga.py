@@ -181,7 +181,7 @@ def render_status(status: dict[str, Any]) -> str:
         )
     failure = status.get("failure")
     if failure:
-        why = " ".join(str(failure[k]) for k in ("error", "cause") if failure.get(k))
+        why = ": ".join(str(failure[k]) for k in ("error", "cause") if failure.get(k))
         lines.append(f"failed step:    {failure.get('step') or '?'}{': ' + why if why else ''}")
     outcome = status.get("outcome")
     if outcome and (outcome.get("error") or outcome.get("cause")):
