@@ -26,6 +26,8 @@ from typing import Any
 
 import boto3
 
+from functions.api.routes import HANDLER as API_HANDLER
+from functions.common.names import ENV_AUDIT_TABLE, REVIEWED_TEST_GENERATION, TEST_GENERATION
 from infra import names
 from stepsaga.embedded import events, patches, synth
 from stepsaga.embedded.account import ACCOUNT, REGION
@@ -189,7 +191,7 @@ class EmbeddedStack:
     def table(self, kind: str) -> str:
         return self.outputs[f"{names.OUT_TABLE_PREFIX}{kind.capitalize()}"]
 
-    def machine_arn(self, machine: str = "test-generation") -> str:
+    def machine_arn(self, machine: str = TEST_GENERATION) -> str:
         return self.outputs[names.state_machine_output(machine)]
 
     def start(
@@ -198,7 +200,7 @@ class EmbeddedStack:
         faults: dict[str, Any] | None = None,
         name: str | None = None,
         *,
-        machine: str = "test-generation",
+        machine: str = TEST_GENERATION,
         document: dict[str, Any] | None = None,
     ) -> str:
         """Start a saga; ``document`` replaces the whole input (e.g. a parent's project list)."""
@@ -266,7 +268,7 @@ class EmbeddedStack:
             dead_letter_queue_url=self.outputs[names.OUT_DEAD_LETTER_QUEUE],
         )
 
-    def control(self, machine: str = "reviewed-test-generation") -> Any:
+    def control(self, machine: str = REVIEWED_TEST_GENERATION) -> Any:
         """Signals and the status query for one saga state machine (``functions.control``)."""
         from functions.common.store import DynamoSagaStore
         from functions.control import SagaControl
@@ -275,9 +277,23 @@ class EmbeddedStack:
 
         settings = self.settings()
         steps = [step.name for step in SAGAS[machine].steps if not step.gate]
+        # Status learns which steps succeeded from the audit table, as the API function does.
+        api = self.function_environment(API_HANDLER) or {}
         return SagaControl(
-            self.machine_arn(machine), SagaRecords(settings.sagas_table), DynamoSagaStore(settings), steps
+            self.machine_arn(machine),
+            SagaRecords(settings.sagas_table),
+            DynamoSagaStore(settings),
+            steps,
+            audit_table=api.get(ENV_AUDIT_TABLE),
         )
+
+    def function_environment(self, handler: str) -> dict[str, str] | None:
+        """The environment the stack deployed a function with (by handler), None if no function has it."""
+        for page in self.client("lambda").get_paginator("list_functions").paginate():
+            for function in page["Functions"]:
+                if function.get("Handler") == handler:
+                    return dict((function.get("Environment") or {}).get("Variables") or {})
+        return None
 
     def items(self, kind: str, saga_id: str) -> list[dict[str, Any]]:
         from functions.common.store import from_item
