@@ -24,6 +24,7 @@ from statemachines.saga import (
     Saga,
     _compensation_state,
     function_key,
+    placeholder,
     report_failure_state,
 )
 
@@ -89,7 +90,7 @@ def _child_run(machine_key: str, name: str, input_fields: dict[str, Any], timeou
         "Type": "Task",
         "Resource": SYNC,
         "Parameters": {
-            "StateMachineArn": f"${{{machine_key}}}",
+            "StateMachineArn": placeholder(machine_key),
             "Name.$": name,
             "Input": {**input_fields, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"},
         },
@@ -124,7 +125,11 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
     compensate_child.update(
         {
             "Comment": "Undo a project's saga (idempotent: it undoes what the child's ledger holds)",
-            "ResultSelector": {"name.$": "$.Name", "status": "COMPENSATED"},
+            # An outcome, not a record: ``$.compensated[i]`` is that of ``$.summary.to_compensate[i]``
+            # (a Map keeps item order), so the check below needs no ``[*].status`` projection,
+            # which LocalStack collapses to a scalar over a one-element array.
+            "ResultSelector": {"status": "COMPENSATED"},
+            "OutputPath": "$.status",
             "Catch": [
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ProjectRollbackFailed"}
             ],
@@ -167,7 +172,7 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
         "SummariseProjects": {
             "Type": "Task",
             "Comment": "Which children succeeded and which failed",
-            "Resource": f"${{{function_key('SummariseProjects')}}}",
+            "Resource": placeholder(function_key("SummariseProjects")),
             "Parameters": {"children.$": "$.children", "projects.$": "$.projects"},
             "ResultPath": "$.summary",
             "Retry": [RetryPolicy(3, 1).to_asl(("States.ALL",))],
@@ -196,12 +201,9 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
                 "StartAt": "CompensateProjectSaga",
                 "States": {
                     "CompensateProjectSaga": compensate_child,
-                    # One failed rollback must not stop the others: record it and go on.
-                    "ProjectRollbackFailed": {
-                        "Type": "Pass",
-                        "Parameters": {"name.$": "$.name", "status": "FAILED", "error.$": "$.error.Error"},
-                        "End": True,
-                    },
+                    # One failed rollback must not stop the others: record it and go on
+                    # (its error stays in the history's TaskFailed event).
+                    "ProjectRollbackFailed": {"Type": "Pass", "Result": "FAILED", "End": True},
                 },
             },
             "ResultPath": "$.compensated",
@@ -217,7 +219,7 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
         "AllRollbacksDone": {
             "Type": "Pass",
             "Comment": "Did every project's rollback finish?",
-            "Parameters": {"failed.$": "States.ArrayContains($.compensated[*].status, 'FAILED')"},
+            "Parameters": {"failed.$": "States.ArrayContains($.compensated, 'FAILED')"},
             "ResultPath": "$.rollbacks",
             "Next": "AnyRollbackFailed",
         },
