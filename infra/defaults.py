@@ -45,14 +45,21 @@ def log_group(scope: Construct, construct_id: str) -> logs.LogGroup:
     )
 
 
-def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
-    """Encrypted, TLS only, kept two weeks: time to read what went wrong and resume."""
+def dead_letter_queue(scope: Construct, construct_id: str, *, fifo_name: str | None = None) -> sqs.Queue:
+    """Encrypted, TLS only, kept two weeks: time to read what went wrong and resume.
+
+    With ``fifo_name`` (which must end ``.fifo``) the queue is FIFO, so a sender can
+    deduplicate its retries (``MessageDeduplicationId``, 5 minutes). It is named explicitly:
+    CloudFormation would add the suffix to a generated name, moto does not.
+    """
     return sqs.Queue(
         scope,
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=Duration.days(14),
+        fifo=True if fifo_name else None,
+        queue_name=fifo_name,
     )
 
 

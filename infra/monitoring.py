@@ -1,12 +1,19 @@
 """Alarms that wake an operator: a saga that could not be rolled back above all.
 
-Every alarm notifies one SNS topic (encrypted, TLS-only). moto's CloudFormation skips
-alarms, so these are asserted on the template (tests/infra).
+Every alarm notifies one SNS topic (encrypted, TLS-only). With a topic policy in place
+CloudWatch may publish only if the policy allows it, and the topic's key must let it encrypt:
+both allow ``cloudwatch.amazonaws.com`` for this account's alarms of this construct only
+(``aws:SourceAccount``, ``aws:SourceArn``). The alarms are named so their ARNs are known
+without referring to them (the key policy cannot: alarm -> topic -> key would be a cycle).
+
+A saga that ends CompensationFailed raises its type's alarm from SagaEvents' metric, which
+comes from the execution's own end, not from ReportCompensationFailure having run.
+moto's CloudFormation skips alarms, so these are asserted on the template (tests/infra).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -38,14 +45,17 @@ class SagaAlarms(Construct):
         self.topic = sns.Topic(
             self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="stepsaga alarms"
         )
-        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
         notify = actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
+        self.alarm_arns: list[str] = []
+        stack = Stack.of(self)
 
         def alarm(name: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
+            alarm_name = f"{stack.stack_name}-{name}"
             created = cloudwatch.Alarm(
                 self,
                 name,
+                alarm_name=alarm_name,
                 metric=metric,
                 threshold=threshold,
                 evaluation_periods=1,
@@ -55,6 +65,14 @@ class SagaAlarms(Construct):
             )
             created.add_alarm_action(notify)
             self.alarms.append(created)
+            self.alarm_arns.append(
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=alarm_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            )
 
         alarm(
             "CompensationFailedAlarm",
@@ -124,3 +142,34 @@ class SagaAlarms(Construct):
                 1,
                 f"{name} executions were throttled.",
             )
+            alarm(
+                f"{prefix}CompensationFailedAlarm",
+                lifecycle["stuck"].with_(period=Duration.minutes(1)),
+                1,
+                f"A {name} saga ended CompensationFailed: see the dead-letter queue and resume it (README).",
+            )
+
+        # Only CloudWatch, for these alarms of this account, may publish and use the key.
+        cloudwatch_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnEquals": {"aws:SourceArn": self.alarm_arns},
+        }
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=cloudwatch_alarms,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsEncrypt",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                # What publishing to an encrypted topic needs (SNS developer guide, "Encryption").
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy: this key
+                conditions=cloudwatch_alarms,
+            )
+        )

@@ -23,6 +23,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.common.names import (
+    DEAD_LETTER_CLAIM_PREFIX,
     ENV_ALLOW_FAULT_INJECTION,
     ENV_ALLOWED_PRIVATE_HOSTS,
     ENV_ARTIFACTS_BUCKET,
@@ -90,7 +91,10 @@ class StepSagaStack(Stack):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.dead_letters = defaults.dead_letter_queue(self, "CompensationDeadLetterQueue")
+        # FIFO: the senders deduplicate per execution (functions.agents.compensation_failure).
+        self.dead_letters = defaults.dead_letter_queue(
+            self, "CompensationDeadLetterQueue", fifo_name=f"{self.stack_name}-CompensationDeadLetters.fifo"
+        )
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
@@ -163,6 +167,10 @@ class StepSagaStack(Stack):
             state_machine_prefix=arns.machine_prefix(self),
         )
         self.observability.grant_audit_read(self.api.function)
+        # SagaEvents sends the dead letter of a CompensationFailed saga the reporter did not.
+        self.ledger.grant(self.observability.function, "dynamodb:Query")
+        self.dead_letters.grant_send_messages(self.observability.function)
+        self._grant_dead_letter_claims(self.observability.function)
         CfnOutput(self, f"{names.OUT_TABLE_PREFIX}Audit", value=self.observability.audit_table.table_name)
         CfnOutput(
             self, f"{names.OUT_TABLE_PREFIX}Activesagas", value=self.observability.active_table.table_name
@@ -192,6 +200,19 @@ class StepSagaStack(Stack):
         if self._once(reporter, "reporter"):
             self.ledger.grant_read_data(reporter)
             self.dead_letters.grant_send_messages(reporter)
+            self._grant_dead_letter_claims(reporter)
+
+    def _grant_dead_letter_claims(self, fn: lambda_.IFunction) -> None:
+        """Read and write the "dead letter sent" claims, and no other Idempotency item."""
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+                resources=[self.idempotency.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{DEAD_LETTER_CLAIM_PREFIX}*"]}
+                },
+            )
+        )
 
     def _function(self, state: str, handler: str, timeout_seconds: int) -> lambda_.Function:
         fn = self._by_handler.get(handler)

@@ -1,11 +1,29 @@
-"""A compensation that exhausted its retries: what is left to undo, as a dead letter."""
+"""A compensation that exhausted its retries: what is left to undo, as a dead letter.
+
+Exactly one dead letter per failed execution, whoever sends it and however often it is
+retried: ``ReportCompensationFailure`` (retried by the state machine), or SagaEvents when
+the execution ends ``CompensationFailed`` without one (the reporter failed every attempt).
+``report_once`` does it in three moves:
+
+1. a claim records, per execution, the message id of its letter: found, nothing is sent;
+2. the send is deduplicated per execution (a FIFO queue, ``deduplication_id``): an attempt
+   that sent and then failed before 3. is retried within seconds, well inside SQS's
+   5-minute window, so the second send is dropped;
+3. the claim is written, first writer wins: a later sender, even hours later (EventBridge
+   retries an event for 6 hours) or after the letter was consumed by a resume, skips.
+
+Claim first and send second would lose the letter when the attempt fails in between;
+dedup alone would not cover a fallback sent after the window. A duplicate is left only if
+a send succeeded, its claim write failed, and the next sender came over 5 minutes later.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from functions.agents.ledger import left_to_undo
 from functions.common.store import SagaStore
@@ -22,6 +40,25 @@ Send = Callable[[str], str]  # a message body -> its message id (the dead-letter
 class Reported:
     message_id: str
     left_to_undo: dict[str, dict[str, list[str]]]
+    already_sent: bool = False  # an earlier attempt (or the other sender) sent the letter
+
+
+class Claims(Protocol):
+    """Which executions' dead letters were sent (``functions.handlers.compensation_failure``)."""
+
+    def sent(self, execution_arn: str) -> str | None:
+        """The message id recorded for the execution's letter, if one was sent."""
+        ...
+
+    def record(self, execution_arn: str, message_id: str) -> None:
+        """Record the letter as sent; a record already there is kept (first writer wins)."""
+        ...
+
+
+def deduplication_id(execution_arn: str) -> str:
+    """The letter's SQS deduplication (and group) id: one per execution, within SQS's 128
+    characters and alphabet whatever the ARN holds."""
+    return hashlib.sha256(execution_arn.encode()).hexdigest()
 
 
 def dead_letter(
@@ -45,3 +82,16 @@ def report(
     remaining = left_to_undo(store.ledger(saga_id))
     message_id = send(json.dumps(dead_letter(saga_id, execution_arn, failure, remaining)))
     return Reported(message_id=message_id, left_to_undo=remaining)
+
+
+def report_once(
+    store: SagaStore, claims: Claims, send: Send, saga_id: str, execution_arn: str, failure: dict[str, Any]
+) -> Reported:
+    """``report``, unless the execution's letter was sent already. ``send`` must deduplicate
+    on ``deduplication_id(execution_arn)`` (see the module's docstring)."""
+    recorded = claims.sent(execution_arn)
+    if recorded is not None:
+        return Reported(recorded, left_to_undo(store.ledger(saga_id)), already_sent=True)
+    reported = report(store, send, saga_id, execution_arn, failure)
+    claims.record(execution_arn, reported.message_id)
+    return reported

@@ -13,6 +13,11 @@ For each event of one of the stack's state machines:
   (the state machine name without the stack prefix), once per execution when the counter
   table is configured.
 
+SagasCompensationFailed is what every saga's "compensation failed" alarm watches
+(``infra.monitoring``): it comes from the execution's own end, whether or not
+``ReportCompensationFailure`` ever ran. ``compensation_failed`` picks those ends out for the
+handler, which sends the dead letter the reporter could not (``functions.handlers.saga_events``).
+
 ``status_change`` and ``audit_event`` are pure; ``process`` applies them to the tables.
 """
 
@@ -84,6 +89,14 @@ def status_change(detail: dict[str, Any], prefix: str | None = None) -> StatusCh
         start_ms=detail.get("startDate"),
         stop_ms=detail.get("stopDate"),
     )
+
+
+def compensation_failed(detail: dict[str, Any], prefix: str | None = None) -> StatusChange | None:
+    """The change, when the execution ended CompensationFailed (the saga needs a dead letter)."""
+    change = status_change(detail, prefix)
+    if change is None or change.status != "FAILED" or change.error != COMPENSATION_FAILED_ERROR:
+        return None
+    return change
 
 
 def audit_event(change: StatusChange, now_ms: int) -> tuple[str, dict[str, Any]]:

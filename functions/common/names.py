@@ -42,8 +42,15 @@ ENV_STATE_MACHINE_PREFIX = "STATE_MACHINE_PREFIX"
 # The HTTP API's function: JSON objects of the machines it may start and their step names.
 ENV_STATE_MACHINE_ARNS = "STATE_MACHINE_ARNS"
 ENV_SAGA_STEPS = "SAGA_STEPS"
+# ... and the states each machine's fault injection may name (a JSON object of lists).
+ENV_FAULT_STATES = "FAULT_STATES"
 ENV_MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
 # Powertools' own.
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+
+# -- dead letters -----------------------------------------------------------------------------
+# The key prefix of "dead letter sent" claims in the Idempotency table
+# (functions.handlers.compensation_failure); IAM scopes the senders' access to it (infra/stack.py).
+DEAD_LETTER_CLAIM_PREFIX = "dead-letter#"
