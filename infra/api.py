@@ -21,7 +21,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.api.routes import HANDLER, ROUTES, SERVICE, route
-from functions.common.names import ENV_SAGA_STEPS, ENV_SERVICE_NAME, ENV_STATE_MACHINE_ARNS
+from functions.common.names import (
+    ENV_FAULT_STATES,
+    ENV_SAGA_STEPS,
+    ENV_SERVICE_NAME,
+    ENV_STATE_MACHINE_ARNS,
+)
 from infra import arns, defaults
 from infra.names import OUT_API_ID, OUT_API_URL
 from statemachines.saga import Saga
@@ -240,6 +245,12 @@ class SagaApi(Construct):
     ) -> lambda_.Function:
         machine_arns = {name: state_machines[name].state_machine_arn for name in sagas}
         steps = {name: [step.name for step in saga.steps if not step.gate] for name, saga in sagas.items()}
+        # The states a saga's faults may name: each step's task (per item for a Map) and compensation.
+        fault_states = {
+            name: [s.each.item_state if s.each else s.name for s in saga.steps]
+            + [s.compensation_state for s in saga.steps if s.compensation]
+            for name, saga in sagas.items()
+        }
         function = defaults.python_function(
             scope,
             "ApiFunction",
@@ -254,6 +265,7 @@ class SagaApi(Construct):
                 ENV_SERVICE_NAME: SERVICE,
                 ENV_STATE_MACHINE_ARNS: Stack.of(scope).to_json_string(machine_arns),
                 ENV_SAGA_STEPS: json.dumps(steps),
+                ENV_FAULT_STATES: json.dumps(fault_states),
             },
             description="stepsaga HTTP API",
         )

@@ -3,7 +3,8 @@
 
 Each handler is registered at its entry in ``functions.api.routes.ROUTES`` (method, path,
 summary), found by the handler's name; the table is what API Gateway and the local server
-serve too. ``Idempotency-Key`` on POST /sagas becomes the execution name.
+serve too. ``Idempotency-Key`` on POST /sagas becomes the execution name, claimed once for
+every machine (``functions.api.claims``).
 
 Every error answers ``{"error": "<code>", "message": "<one line naming what is wrong>"}``.
 """
@@ -11,7 +12,7 @@ Every error answers ``{"error": "<code>", "message": "<one line naming what is w
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
@@ -26,7 +27,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from botocore.exceptions import ClientError
 
 from functions import audit
+from functions.api import body as request_body
 from functions.api import history, routes
+from functions.api.claims import ClaimPending, Claims, IdempotencyConflict, start_once
 from functions.api.models import (
     IDEMPOTENCY_KEY,
     MACHINES,
@@ -48,7 +51,23 @@ from functions.common.store import DynamoSagaStore
 from functions.control import SagaControl, SignalError
 from functions.control.records import SagaRecords
 
-app = APIGatewayRestResolver(enable_validation=True)
+
+class SagaResolver(APIGatewayRestResolver):
+    """Powertools' resolver, refusing a body it could not decode or parse before it tries."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        refused = request_body.problem(event)
+        if refused is not None:
+            return {
+                "statusCode": 400,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps({"error": "InvalidJson", "message": refused}),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
+
+
+app = SagaResolver(enable_validation=True)
 
 SagaId = Annotated[str, Path(pattern=SAGA_ID, description="the saga id (its execution name)")]
 MachineQuery = Annotated[
@@ -196,52 +215,26 @@ def start_saga(
     if body.faults and not settings.data.allow_fault_injection:
         raise ApiError(422, "ValidationError", "faults: fault injection is disabled in this deployment")
     machine_arn = _machine_arn(body.machine)
+    states = settings.fault_states.get(body.machine)
+    for state in body.faults:
+        if states is not None and state not in states:
+            raise ApiError(
+                422,
+                "ValidationError",
+                f"faults.{state}: no such state on machine {body.machine!r} (one of {', '.join(states)})",
+            )
     raw = app.current_event.json_body  # the client's own document, unchanged (validated above)
     document: dict[str, Any] = {"request": raw["request"]}
     if raw.get("faults"):
         document["faults"] = raw["faults"]
     saga_id = idempotency_key
-
-    # A key names one saga, whatever its machine.
-    for other in MACHINES:
-        other_arn = settings.state_machine_arns.get(other)
-        if other == body.machine or not other_arn:
-            continue
-        if _describe(other_arn, saga_id) is not None:
-            raise ApiError(
-                409,
-                "IdempotencyConflict",
-                f"Idempotency-Key: {saga_id!r} already names a saga on machine {other!r}",
-            )
-
-    existing = _describe(machine_arn, saga_id)
-    if existing is None:
-        try:
-            started = aws.client("stepfunctions").start_execution(
-                stateMachineArn=machine_arn, name=saga_id, input=json.dumps(document)
-            )
-            existing = {
-                "name": saga_id,
-                "executionArn": started["executionArn"],
-                "status": "RUNNING",
-                "startDate": started["startDate"],
-            }
-            created = True
-        except ClientError as error:  # a concurrent request with the same key won the race
-            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
-                raise
-            existing = _describe(machine_arn, saga_id)
-            created = False
-            if existing is None:  # pragma: no cover - exists, yet cannot be described
-                raise
-    else:
-        created = False
-    if not created and json.loads(existing.get("input") or "null") != document:
-        raise ApiError(
-            409,
-            "IdempotencyConflict",
-            f"Idempotency-Key: {saga_id!r} was already used for a different request",
+    claims = Claims(settings.data.sagas_table, aws.client("dynamodb"))
+    try:
+        created, existing = start_once(
+            claims, aws.client("stepfunctions"), saga_id, body.machine, machine_arn, document
         )
+    except (IdempotencyConflict, ClaimPending) as conflict:
+        raise ApiError(409, type(conflict).__name__, str(conflict)) from conflict
     logger.info("saga started" if created else "saga start replayed", extra={"saga_id": saga_id})
     return _json(
         201 if created else 200,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.common.models import Fault, SagaRequest
+from functions.common.models import Fault, SagaRequest, StateName, Text
 from functions.common.names import SAGA_MACHINES, TEST_GENERATION
 
 MACHINES: tuple[str, ...] = SAGA_MACHINES
@@ -27,20 +27,20 @@ class StartSaga(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request: SagaRequest
-    faults: dict[str, Fault] = Field(default_factory=dict, max_length=20)
+    faults: dict[StateName, Fault] = Field(default_factory=dict, max_length=20)
     machine: Machine = TEST_GENERATION
 
 
 class Approve(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: Text | None = Field(default=None, max_length=1000)
 
 
 class Cancel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 class SetPriority(BaseModel):
@@ -59,9 +59,10 @@ class ErrorBody(BaseModel):
 def error_responses(*codes: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI ``responses`` for a route's error answers (all ``ErrorBody``)."""
     text = {
-        400: "Invalid JSON or parameters",
+        400: "Invalid JSON (or not UTF-8, or nested too deeply) or parameters",
         404: "No such saga",
-        409: "The saga cannot take this signal now, or the Idempotency-Key names another request",
+        409: "The saga cannot take this signal now, or the Idempotency-Key names another request "
+        "(or its saga is still starting)",
         413: "Body larger than 64 KB",
         415: "Body is not application/json",
         422: "Validation error naming the field",

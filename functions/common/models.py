@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 MAX_STORIES = 50
 MAX_STORY_CHARS = 500
+# Step Functions' limit on an execution's name, which is the saga id.
+MAX_SAGA_ID_CHARS = 80
+
+
+def encodable(text: str) -> str:
+    """Refuse a lone surrogate (``"\\ud800"`` is valid JSON): no store can encode it as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"holds a lone surrogate at character {error.start}: not valid Unicode") from None
+    return text
+
+
+# Text a saga stores or sends on: any string, but one that encodes as UTF-8.
+Text = Annotated[str, AfterValidator(encodable)]
+# A state of a state machine, as faults name it: ``Execution``, ``CompensateGeneration``.
+StateName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]{0,79}$")]
 
 
 class SagaRequest(BaseModel):
@@ -17,7 +34,7 @@ class SagaRequest(BaseModel):
 
     project: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
     target_url: HttpUrl
-    user_stories: list[str] = Field(min_length=1, max_length=MAX_STORIES)
+    user_stories: list[Text] = Field(min_length=1, max_length=MAX_STORIES)
     # Parallel sagas: the share of test executions allowed to fail (overrides the declared policy).
     tolerated_failure_percentage: float | None = Field(default=None, ge=0, le=100)
 
@@ -54,7 +71,7 @@ class Fault(BaseModel):
 
     mode: Literal["transient", "permanent", "exhaust", "partial", "hang"]
     # For a step that runs per item: only items whose id starts with one of these prefixes.
-    items: list[str] | None = Field(default=None, max_length=1000)
+    items: list[Text] | None = Field(default=None, max_length=1000)
     times: int = Field(default=1, ge=1, le=100)
     seconds: float = Field(default=1.0, gt=0, le=900)
 
@@ -65,7 +82,7 @@ class SagaInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     request: SagaRequest
-    faults: dict[str, Fault] = Field(default_factory=dict, max_length=20)
+    faults: dict[StateName, Fault] = Field(default_factory=dict, max_length=20)
 
 
 class StepContext(BaseModel):
@@ -73,9 +90,9 @@ class StepContext(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    saga_id: str
-    execution_arn: str
-    state: str
+    saga_id: str = Field(min_length=1, max_length=MAX_SAGA_ID_CHARS)
+    execution_arn: str = Field(min_length=1)
+    state: StateName
     attempt: int = 0
     task_token: str | None = None
     heartbeat_seconds: int | None = None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from functions.common.errors import InvalidRequest
 from functions.common.observability import logger, metric
 from functions.common.step import Step
 from functions.common.store import DynamoSagaStore, SagaStore
@@ -80,12 +81,16 @@ def forward(
     return result
 
 
-def backward(event: dict[str, Any], agent: Forward) -> dict[str, Any]:
-    """A compensation: idempotent by the ledger, so it needs no idempotency record."""
+def backward(event: dict[str, Any], agent: Forward, *, undoes: str) -> dict[str, Any]:
+    """A compensation of the step ``undoes``: idempotent by the ledger, so it needs no
+    idempotency record."""
     step = Step(event)
+    if step.ctx.state != f"Compensate{undoes}":
+        # Called under another state's name it would fence (and answer for) that other step.
+        raise InvalidRequest(f"context.state: {step.ctx.state!r} is not Compensate{undoes}")
     store = DynamoSagaStore(step.settings)
     # Fence first: even a compensation that fails at once has closed its step to late writes.
-    step.fenced = store.begin_compensation(step.saga_id, step.ctx.state.removeprefix("Compensate"))
+    step.fenced = store.begin_compensation(step.saga_id, undoes)
     step.faults.before_work(step.ctx)
     result = agent(step, store)
     metric("CompensationExecuted", step=step.ctx.state)

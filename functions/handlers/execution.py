@@ -15,7 +15,7 @@ from typing import Any
 from functions.agents import callback, execution
 from functions.audit.steps import lambda_handler
 from functions.common import aws
-from functions.common.errors import SagaFenced
+from functions.common.errors import InvalidRequest, SagaFenced
 from functions.common.observability import logger
 from functions.common.step import Step
 from functions.common.store import S3ArtifactStore, SagaStore
@@ -31,7 +31,8 @@ def handler(event: dict[str, Any], context: Any) -> None:
 
     token = (event.get("context") or {}).get("task_token")
     if not token:
-        raise ValueError("Execution must be invoked by a .waitForTaskToken task")
+        # Without a token there is no one to report to: refuse, typed (never retried by the saga).
+        raise InvalidRequest("context.task_token: Execution must be invoked by a .waitForTaskToken task")
     sfn = aws.client("stepfunctions")
     heartbeat = callback.Heartbeat(sfn, token, (event.get("context") or {}).get("heartbeat_seconds"))
 
@@ -73,4 +74,4 @@ def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def _undo(step: Step, store: SagaStore) -> dict[str, Any]:
         return execution.undo(step, store, S3ArtifactStore(step.settings))
 
-    return backward(event, _undo)
+    return backward(event, _undo, undoes="Execution")

@@ -14,4 +14,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @lambda_handler
 def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return backward(event, generation.undo)
+    return backward(event, generation.undo, undoes="Generation")

@@ -234,6 +234,32 @@ BAD_STARTS: list[tuple[str, Any, int, str]] = [
         "faults.Generation.mode",
     ),
     ("unknown machine", lambda a: {**_start_body(a), "machine": "rocket"}, 422, "machine"),
+    (
+        "lone surrogate in a story",
+        lambda a: _start_body(a, user_stories=["ok story", "a \ud800 story"]),
+        422,
+        "request.user_stories.1: Value error, holds a lone surrogate",
+    ),
+    (
+        "misspelt fault state",
+        lambda a: {**_start_body(a), "faults": {"Executon": {"mode": "permanent"}}},
+        422,
+        "faults.Executon: no such state on machine 'test-generation'",
+    ),
+    (
+        "empty fault state",
+        lambda a: {**_start_body(a), "faults": {"": {"mode": "permanent"}}},
+        422,
+        "faults.",
+    ),
+    (
+        "fault at a state of another machine",
+        lambda a: {**_start_body(a), "faults": {"ExecuteTest": {"mode": "permanent"}}},
+        422,
+        "faults.ExecuteTest: no such state",
+    ),
+    ("nested 2,000 deep", b'{"request": ' + b"[" * 2000 + b"]" * 2000 + b"}", 400, "nested deeper than"),
+    ("not UTF-8", b'{"request": "\xff\xfe"}', 400, "body: not UTF-8 text"),
     ("oversize body", lambda a: _start_body(a, user_stories=["x" * 400] * 200), 413, "64 KB"),
 ]
 
@@ -255,6 +281,46 @@ def test_bad_start_is_refused_and_starts_nothing(api: Api, body: Any, status: in
     assert fragment in answer["message"], answer
     assert (_executions(api.stack), _items(api.stack)) == before
     assert api.call("GET", f"/sagas/{key}")[0] == 404
+
+
+SIGNALS = [
+    ("approve", {}),
+    ("cancel", {"reason": "r"}),
+    ("priority", {"priority": "high"}),
+]
+BAD_BODIES = [
+    ("not UTF-8", b'{"reason": "\xff"}', "body: not UTF-8 text"),
+    ("nested 2,000 deep", b'{"reason": ' + b"[" * 2000 + b"]" * 2000 + b"}", "body: nested deeper than 32"),
+]
+
+
+@pytest.mark.parametrize(("raw", "fragment"), [c[1:] for c in BAD_BODIES], ids=[c[0] for c in BAD_BODIES])
+@pytest.mark.parametrize("signal", [s[0] for s in SIGNALS])
+def test_a_body_that_cannot_be_read_is_a_400_everywhere(
+    api: Api, finished: dict[str, Any], signal: str, raw: bytes, fragment: str
+) -> None:
+    _settle(api.stack)
+    before = (_executions(api.stack), _items(api.stack), api.stack.items("sagas", finished["saga_id"]))
+    code, answer, _ = api.call("POST", f"/sagas/{finished['saga_id']}/{signal}", raw=raw)
+    assert code == 400 and answer["error"] == "InvalidJson" and fragment in answer["message"], answer
+    after = (_executions(api.stack), _items(api.stack), api.stack.items("sagas", finished["saga_id"]))
+    assert after == before
+
+
+def test_a_signal_with_a_lone_surrogate_is_refused_and_writes_nothing(api: Api) -> None:
+    key = _key()
+    api.start(key, machine="reviewed-test-generation")
+    api.wait_for_approval(key)
+    record = api.stack.items("sagas", key)
+    for path, body, field in [
+        ("cancel", {"reason": "no \ud800"}, "reason"),
+        ("approve", {"comment": "\udfff"}, "comment"),
+    ]:
+        code, answer, _ = api.call("POST", f"/sagas/{key}/{path}", body)
+        assert code == 422 and answer["message"].startswith(f"{field}: "), answer
+    assert api.stack.items("sagas", key) == record
+    code, answer, _ = api.call("POST", f"/sagas/{key}/cancel", {"reason": "done"})
+    assert code == 200, answer
 
 
 BAD_KEYS = [
