@@ -19,7 +19,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     # Declared here (the root conftest) so `pytest --target ...` works from the project root.
     parser.addoption(
         "--target",
-        choices=("embedded", "localstack", "aws"),
+        choices=("embedded", "up", "localstack", "aws"),
         default=None,
         help="where the e2e suite sends HTTP requests (default: embedded, or $STEPSAGA_E2E_TARGET)",
     )

@@ -20,12 +20,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from functions.common.names import EXECUTION_STATUS_CHANGE
 from infra import names
 from stepsaga.embedded.account import ACCOUNT, REGION
 from stepsaga.embedded.patches import awslambda, stepfunctions
 
 HANDLER = "functions.handlers.saga_events.handler"
-DETAIL_TYPE = "Step Functions Execution Status Change"
+DETAIL_TYPE = EXECUTION_STATUS_CHANGE
 Listener = Callable[[dict[str, Any]], None]
 
 _log = logging.getLogger("stepsaga.embedded.events")

@@ -12,10 +12,12 @@ Lambda handlers then run in-process (see ``stepsaga.embedded.patches``).
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -40,6 +42,19 @@ EMBEDDED_CONTEXT = {
 }
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _TERMINAL_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port`` (bound as the servers bind, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
 
 
 def _zip_directory(folder: Path) -> bytes:
@@ -69,11 +84,23 @@ class EmbeddedStack:
             **(runtime_env or {}),
         }
         self.server_port = server_port
+        # Where clients send requests: None under mock_aws (requests never leave the process).
+        self.endpoint = f"http://127.0.0.1:{server_port}" if server_port else None
         self.outputs: dict[str, str] = {}
         self._mock: Any = None
         self._server: Any = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+
+    @classmethod
+    def attach(cls, endpoint: str) -> EmbeddedStack:
+        """The stack another process serves at ``endpoint`` (``stepsaga up``): clients and reads
+        only, over HTTP; its outputs are the deployed stack's, from CloudFormation."""
+        stack = cls()
+        stack.endpoint = endpoint.rstrip("/")
+        described = stack.client("cloudformation").describe_stacks(StackName=names.STACK_NAME)
+        stack.outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])}
+        return stack
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> EmbeddedStack:
@@ -115,6 +142,10 @@ class EmbeddedStack:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
+        if port_in_use(port):  # moto's server thread would die on it and start() wait forever
+            raise OSError(errno.EADDRINUSE, f"port {port} is in use")
+        # werkzeug logs every request to stderr at INFO unless its logger has a level of its own.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions calls back to this port
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
@@ -144,8 +175,16 @@ class EmbeddedStack:
         with self._clients_lock:
             found = self._clients.get(service)
             if found is None:
-                endpoint = f"http://127.0.0.1:{self.server_port}" if self.server_port else None
-                found = boto3.client(service, region_name=REGION, endpoint_url=endpoint)  # type: ignore[call-overload]
+                if self.endpoint is None:
+                    found = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+                else:  # moto's endpoint: its own credentials, never the caller's AWS ones
+                    found = boto3.client(  # type: ignore[call-overload]
+                        service,
+                        region_name=REGION,
+                        endpoint_url=self.endpoint,
+                        aws_access_key_id="testing",
+                        aws_secret_access_key="testing",
+                    )
                 self._clients[service] = found
             return found
 
@@ -219,7 +258,8 @@ class EmbeddedStack:
         """Wait until the execution is over and its last history event has landed."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
-        if stepfunctions.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION):
+        in_process = self._mock is not None or self._server is not None  # the backend is here
+        if in_process and stepfunctions.wait_for_completion(execution_arn, timeout, ACCOUNT, REGION):
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:  # the program has ended: its last event is written
                 return dict(described)
@@ -227,9 +267,8 @@ class EmbeddedStack:
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
-                # moto ignores reverseOrder/maxResults: read the whole history, check its end.
-                events = sfn.get_execution_history(executionArn=execution_arn)["events"]
-                if events and events[-1]["type"] in _TERMINAL_EVENTS:
+                last = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=1)
+                if last["events"] and last["events"][0]["type"] in _TERMINAL_EVENTS:
                     return dict(described)
             time.sleep(delay)
             delay = min(delay * 1.5, 0.02)
@@ -296,10 +335,12 @@ class EmbeddedStack:
         return None
 
     def items(self, kind: str, saga_id: str) -> list[dict[str, Any]]:
-        from functions.common.store import from_item
+        from functions.common.store import LEDGER_BY_SAGA, from_item
 
         response = self.client("dynamodb").query(
             TableName=self.table(kind),
+            # The ledger is keyed <step>#<saga_id>: a saga's entries are found through its index.
+            **({"IndexName": LEDGER_BY_SAGA} if kind == "ledger" else {}),
             KeyConditionExpression="saga_id = :s",
             ExpressionAttributeValues={":s": {"S": saga_id}},
         )

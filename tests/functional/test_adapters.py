@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -640,3 +641,242 @@ def test_send_task_for_an_expired_token_answers_400_not_500(aws: Aws) -> None:
         assert raised.value.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist")
     aws.sfn.send_task_success(taskToken=second, output=json.dumps({"late": False}))
     assert aws.wait(execution).output == {"late": False}
+
+
+# --- dynamodb: transactions and conditional writes ------------------------------------------------
+@pytest.fixture
+def table(aws: Aws) -> Iterator[tuple[Any, str, Any]]:
+    """A fresh (pk, sk) table: the boto3 client, its name and moto's table object."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    name = f"adapters-{aws._count}-{time.monotonic_ns()}"
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    try:
+        yield ddb, name, dynamodb_backends[ACCOUNT][REGION].get_table(name)
+    finally:
+        ddb.delete_table(TableName=name)
+
+
+def _item(pk: str, sk: str, **attributes: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}, **{k: {"S": v} for k, v in attributes.items()}}
+
+
+def test_a_cancelled_transaction_keeps_what_others_wrote_meanwhile(
+    table: tuple[Any, str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto rolls back by putting back a copy of every table the transaction touched, which
+    discards a write another saga made to the same table while the transaction ran."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    ddb, name, _ = table
+    ddb.put_item(TableName=name, Item=_item("saga", "step", state="DONE"))
+    inside, other_done = threading.Event(), threading.Event()
+    get_item = DynamoDBBackend.get_item
+
+    def slow_get_item(self: Any, table_name: str, keys: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if keys.get("sk") == {"S": "step"} and threading.current_thread().name == "transaction":
+            inside.set()
+            other_done.wait(0.5)  # serialised, the other write cannot land before the end
+        return get_item(self, table_name, keys, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", slow_get_item)
+    outcome: dict[str, Any] = {}
+
+    def transaction() -> None:
+        try:
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": name, "Item": _item("saga", "first", state="NEW")}},
+                    {
+                        "Update": {
+                            "TableName": name,
+                            "Key": {"pk": {"S": "saga"}, "sk": {"S": "step"}},
+                            "UpdateExpression": "SET #s = :new",
+                            "ConditionExpression": "#s = :pending",
+                            "ExpressionAttributeNames": {"#s": "state"},
+                            "ExpressionAttributeValues": {":new": {"S": "NEW"}, ":pending": {"S": "PENDING"}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            outcome["error"] = error.response["Error"]["Code"]
+
+    worker = threading.Thread(target=transaction, name="transaction")
+    worker.start()
+    assert inside.wait(5)
+    ddb.put_item(TableName=name, Item=_item("other-saga", "step", state="WRITTEN"))
+    other_done.set()
+    worker.join(5)
+    assert outcome == {"error": "TransactionCanceledException"}
+    keys = {(i["pk"]["S"], i["sk"]["S"]) for i in ddb.scan(TableName=name)["Items"]}
+    assert keys == {("saga", "step"), ("other-saga", "step")}  # "first" rolled back, the other kept
+
+
+def test_conditional_writes_cannot_interleave(
+    table: tuple[Any, str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers of the same new item: moto checks both conditions before either writes,
+    so both would succeed; serialised, exactly one does."""
+    from moto.dynamodb.models import table as table_module
+
+    ddb, name, _ = table
+    both_checked = threading.Barrier(2, timeout=0.5)
+    stock = table_module.get_filter_expression
+
+    def checked_then_wait(*args: Any, **kwargs: Any) -> Any:
+        condition = stock(*args, **kwargs)
+        expr = condition.expr
+
+        def evaluate(item: Any) -> bool:
+            passed = bool(expr(item))
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_checked.wait()  # the other writer checks now, unless writes are serialised
+            return passed
+
+        condition.expr = evaluate  # type: ignore[method-assign]
+        return condition
+
+    monkeypatch.setattr(table_module, "get_filter_expression", checked_then_wait)
+
+    def claim(owner: str) -> str:
+        try:
+            ddb.put_item(
+                TableName=name,
+                Item=_item("lock", "holder", owner=owner),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return "claimed"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(claim, ["a", "b"]))
+    assert outcomes == ["ConditionalCheckFailedException", "claimed"]
+
+
+# --- dynamodb: queries read their partition -------------------------------------------------------
+class _Unreadable(dict[str, Any]):
+    """A partition a query of another partition must not read."""
+
+    def values(self) -> Any:
+        raise AssertionError("a query read another partition")
+
+    def __iter__(self) -> Any:
+        raise AssertionError("a query read another partition")
+
+
+def test_a_query_reads_only_its_own_partition(table: tuple[Any, str, Any]) -> None:
+    ddb, name, stored = table
+    for sk in ("c", "a", "b"):
+        ddb.put_item(TableName=name, Item=_item("mine", sk, n=sk))
+    ddb.put_item(TableName=name, Item=_item("theirs", "a"))
+    stored.items["theirs"] = _Unreadable(stored.items["theirs"])
+    answer = ddb.query(
+        TableName=name,
+        KeyConditionExpression="pk = :pk AND sk > :after",
+        ExpressionAttributeValues={":pk": {"S": "mine"}, ":after": {"S": "a"}},
+    )
+    assert [item["sk"]["S"] for item in answer["Items"]] == ["b", "c"]  # sorted by the range key
+    nothing = ddb.query(
+        TableName=name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "nobody"}},
+    )
+    assert nothing["Items"] == []
+
+
+# --- stepfunctions: nested executions -------------------------------------------------------------
+def _start_child(aws: Aws, resource: str, child_states: dict[str, Any]) -> Run:
+    child = aws.machine(f"child-{aws._count}-{len(resource)}", child_states)
+    parent = aws.machine(
+        f"parent-{aws._count}-{len(resource)}",
+        {
+            "Child": {
+                "Type": "Task",
+                "Resource": f"arn:aws:states:::states:{resource}",
+                "Parameters": {"StateMachineArn": child, "Input": {"n": 1}},
+                "End": True,
+            }
+        },
+    )
+    return aws.run(parent)
+
+
+def test_a_sync2_result_is_the_childs_description_as_aws_answers_it(aws: Aws) -> None:
+    """The parent's output is the raw result: DescribeExecution of the parent (which ``aws.run``
+    calls) must serialise it, dates and all, and the details are spelt as AWS spells them."""
+    run = _start_child(
+        aws, "startExecution.sync:2", {"Done": {"Type": "Pass", "Result": {"done": 1}, "End": True}}
+    )
+    assert run.status == "SUCCEEDED"
+    result = run.output
+    assert {k: result[k] for k in ("Input", "InputDetails", "Output", "OutputDetails", "Status")} == {
+        "Input": {"n": 1},
+        "InputDetails": {"Included": True},
+        "Output": {"done": 1},
+        "OutputDetails": {"Included": True},
+        "Status": "SUCCEEDED",
+    }
+    assert isinstance(result["StartDate"], int) and isinstance(result["StopDate"], int)  # epoch millis
+    assert result["StartDate"] <= result["StopDate"]
+    assert ":execution:child-" in result["ExecutionArn"]
+    assert ":stateMachine:child-" in result["StateMachineArn"]
+
+
+def test_a_sync_result_holds_the_childs_input_and_output_as_text(aws: Aws) -> None:
+    run = _start_child(
+        aws, "startExecution.sync", {"Done": {"Type": "Pass", "Result": {"done": 1}, "End": True}}
+    )
+    assert run.status == "SUCCEEDED"
+    assert json.loads(run.output["Input"]) == {"n": 1} and json.loads(run.output["Output"]) == {"done": 1}
+    assert (run.output["InputDetails"], run.output["OutputDetails"]) == (
+        {"Included": True},
+        {"Included": True},
+    )
+
+
+def test_a_failed_child_fails_the_parent_task_with_its_description(aws: Aws) -> None:
+    run = _start_child(
+        aws, "startExecution.sync", {"No": {"Type": "Fail", "Error": "ChildError", "Cause": "bad"}}
+    )
+    assert run.status == "FAILED"
+    failed = run.details(run.last)
+    assert failed["error"] == "States.TaskFailed"
+    cause = json.loads(failed["cause"])
+    assert (cause["Status"], cause["Error"], cause["Cause"]) == ("FAILED", "ChildError", "bad")
+    assert cause["InputDetails"] == {"Included": True} and "Output" not in cause
+    assert isinstance(cause["StartDate"], int)
+
+
+# --- stepfunctions: completion events -------------------------------------------------------------
+def test_an_execution_announces_its_start_and_end_and_can_be_awaited(aws: Aws) -> None:
+    machine = aws.machine("announced", {"Done": {"Type": "Pass", "End": True}})
+    heard: list[dict[str, Any]] = []
+    stepfunctions.STATUS_LISTENERS.append(heard.append)
+    try:
+        execution = aws.start(machine, {"n": 1})
+        assert stepfunctions.wait_for_completion(execution, 5, ACCOUNT, REGION)
+    finally:
+        stepfunctions.STATUS_LISTENERS.remove(heard.append)
+    mine = [(d["status"], d["input"]) for d in heard if d["executionArn"] == execution]
+    assert mine == [("RUNNING", '{"n": 1}'), ("SUCCEEDED", '{"n": 1}')]
+    assert aws.sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+
+
+# --- stepfunctions: executions started without a name ---------------------------------------------
+def test_unnamed_executions_are_named_with_a_uuid(aws: Aws) -> None:
+    machine = aws.machine("unnamed", {"Done": {"Type": "Pass", "End": True}})
+    first, second = (aws.sfn.start_execution(stateMachineArn=machine)["executionArn"] for _ in range(2))
+    names = [str(uuid.UUID(arn.rsplit(":", 1)[1])) for arn in (first, second)]
+    assert names[0] != names[1]
+    assert [aws.wait(arn).status for arn in (first, second)] == ["SUCCEEDED", "SUCCEEDED"]

@@ -6,7 +6,9 @@ bench). Correctness patches close a gap between moto and AWS the sagas rely on, 
 which in its docstring, tested in ``tests/functional/test_adapters.py`` or by the sagas; speed
 patches change no answer and switch off with ``speed.SPEED`` (``STEPSAGA_SPEED=off``), tested in
 ``tests/functional/test_speed.py``. docs/ARCHITECTURE.md gives the overview. They touch moto
-internals, which is why moto is pinned exactly in pyproject.toml.
+internals, which is why moto is pinned exactly in pyproject.toml: each module's ``PATCHED`` table
+pins the source of every moto, botocore or werkzeug function it replaces or copies (``guard``), and
+``tests/functional/test_upgrade_guard.py`` names what to re-check when an upgrade changes one.
 
     awslambda       in-process invoke, per-thread environment, the Lambda context
     stepfunctions   callbacks and task tokens, errors, nested executions, the clock, completion
@@ -14,6 +16,7 @@ internals, which is why moto is pinned exactly in pyproject.toml.
     dynamodb        atomic transactions, serialised conditional writes, partition queries
     moto_core       request routing, request ids, WSGI environ (speed only)
     botocore        signatures and retry checks while moto answers here (speed only)
+    stepfunctions_api  the API as clients of ``stepsaga up`` see it: versions, history pages, errors
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from stepsaga.embedded.patches import (
     moto_core,
     speed,
     stepfunctions,
+    stepfunctions_api,
 )
 from stepsaga.embedded.patches.once import LOCK, once
 
@@ -48,7 +52,9 @@ def install() -> None:
     stepfunctions.install_completion_events()
     cloudformation.install_versions()
     stepfunctions.install_nested_executions()
+    stepfunctions.install_execution_names()
     dynamodb.install_partition_queries()
+    stepfunctions_api.install_api()  # last: wraps the alias-aware start above
 
 
 def _install_speedups() -> None:

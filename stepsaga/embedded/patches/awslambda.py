@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
+from stepsaga.embedded.patches.guard import Pinned, replace
 from stepsaga.embedded.patches.once import once
 
 _log = logging.getLogger("stepsaga.embedded")
@@ -180,4 +181,14 @@ def install_inprocess_invoke() -> None:
             response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps(result).encode()
 
-    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    replace(LambdaSimpleBackend, "invoke", invoke)
+
+
+# --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
+PATCHED = {
+    "moto.awslambda_simple.models.LambdaSimpleBackend.invoke": Pinned(
+        "1b029265c71d5ae06e1359dfa5b1f29beac2654e7dc64bf5bb1f6de9b06f9172",
+        "install_inprocess_invoke",
+        "the invoke signature and how moto reads the invocation type and answers a function error",
+    ),
+}

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from stepsaga.embedded.patches import speed
+from stepsaga.embedded.patches.guard import Pinned, replace
 from stepsaga.embedded.patches.once import once
 
 # --- speed (off with SPEED: the same answers, computed once) --------------------------------------
@@ -49,7 +50,7 @@ def install_fixed_signatures() -> None:
         )
         return None
 
-    SigV4Auth.add_auth = add_auth  # type: ignore[method-assign]
+    replace(SigV4Auth, "add_auth", add_auth)
 
 
 def install_no_retry_checks_on_success() -> None:
@@ -75,4 +76,19 @@ def install_no_retry_checks_on_success() -> None:
             return False
         return bool(stock(self, context))
 
-    RetryPolicy.should_retry = should_retry  # type: ignore[method-assign]
+    replace(RetryPolicy, "should_retry", should_retry)
+
+
+# --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
+PATCHED = {
+    "botocore.auth.SigV4Auth.add_auth": Pinned(
+        "0a37f12b13c3d758df9c2da72b712444ef4b93e3c0543cd7c499a80726b69a66",
+        "install_fixed_signatures",
+        "the headers botocore adds before signing and the Authorization header's credential scope",
+    ),
+    "botocore.retries.standard.RetryPolicy.should_retry": Pinned(
+        "c8207cf1f444f5660356a644e4a7b553719351fbb8cb47d0685d106938d95361",
+        "install_no_retry_checks_on_success",
+        "which checkers could retry a 2xx answer",
+    ),
+}

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
+from statemachines.saga import PLACEHOLDER
+from stepsaga.embedded.patches.guard import Pinned, replace
 from stepsaga.embedded.patches.once import once
 
 # --- state machines on the executing backend ------------------------------------------------------
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 def substitute(definition: str, substitutions: dict[str, Any]) -> str:
     """Apply ``DefinitionSubstitutions`` as CloudFormation does (``${Key}`` placeholders)."""
     # Not string.Template: it would also turn ASL's "$$" (the context object) into "$".
-    return _PLACEHOLDER.sub(lambda m: str(substitutions.get(m.group(1), m.group(0))), definition)
+    return PLACEHOLDER.sub(lambda m: str(substitutions.get(m.group(1), m.group(0))), definition)
 
 
 def install_state_machines() -> None:
@@ -57,8 +57,8 @@ def install_state_machines() -> None:
     ) -> None:
         get_backend(account_id, region_name).delete_state_machine(resource_name)
 
-    StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
-    StateMachine.delete_from_cloudformation_json = classmethod(delete)  # type: ignore[method-assign,assignment]
+    replace(StateMachine, "create_from_cloudformation_json", classmethod(create))
+    replace(StateMachine, "delete_from_cloudformation_json", classmethod(delete))
 
 
 # --- versions and aliases -------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def install_versions() -> None:
         version.arn = function.function_arn  # type: ignore[attr-defined]  # already qualified: ...:function:name:N
         return version
 
-    LambdaVersion.create_from_cloudformation_json = classmethod(create_lambda_version)  # type: ignore[method-assign,assignment]
+    replace(LambdaVersion, "create_from_cloudformation_json", classmethod(create_lambda_version))
     LambdaVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
 
     class ArnResource:
@@ -175,8 +175,8 @@ def install_versions() -> None:
             return self.arn
         return get_attr(self, attribute_name)
 
-    StateMachine.has_cfn_attr = classmethod(has_cfn_attr)  # type: ignore[method-assign,assignment]
-    StateMachine.get_cfn_attribute = get_cfn_attribute  # type: ignore[method-assign]
+    replace(StateMachine, "has_cfn_attr", classmethod(has_cfn_attr))
+    replace(StateMachine, "get_cfn_attribute", get_cfn_attribute)
 
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
@@ -191,4 +191,39 @@ def install_versions() -> None:
                 state_machine_arn = machine.arn
         return start(self, state_machine_arn, *args, **kwargs)
 
-    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    replace(StepFunctionsParserBackend, "start_execution", start_execution)
+
+
+# --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
+PATCHED = {
+    "moto.stepfunctions.models.StateMachine.create_from_cloudformation_json": Pinned(
+        "97e9fc1f9bd3ba26ace6f66e81c28f52368fac2e48927dea8f87d6378f33964a",
+        "install_state_machines",
+        "whether moto now creates machines on the executing backend and applies DefinitionSubstitutions",
+    ),
+    "moto.stepfunctions.models.StateMachine.delete_from_cloudformation_json": Pinned(
+        "9db171388dd2d81b3c4c30b65999c9c07605e037908987a50cf60d1737323cc7",
+        "install_state_machines",
+        "the resource deletion signature",
+    ),
+    "moto.awslambda.models.LambdaVersion.create_from_cloudformation_json": Pinned(
+        "2d8cc47a37adfbba7c761cf8d3b70de1b9e98c98ecb095b8f321176e46d3c926",
+        "install_versions",
+        "whether moto now returns the published version's ARN",
+    ),
+    "moto.stepfunctions.models.StateMachine.has_cfn_attr": Pinned(
+        "06f7f8983c54eddce5a8005b623d0635f01fb3a52468941fc084c1f98ed3bd1b",
+        "install_versions",
+        "the attributes moto answers (StateMachineRevisionId, Arn)",
+    ),
+    "moto.stepfunctions.models.StateMachine.get_cfn_attribute": Pinned(
+        "de60b705bd0aa1f7af68dabf6f41bc44861ba3299fee08a84c3e4b20bbd335ad",
+        "install_versions",
+        "the attributes moto answers (StateMachineRevisionId, Arn)",
+    ),
+    "moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution": Pinned(
+        "0f8d9dd57baf0c2803dda23c5250b1c787a4a1a3d05239cafbddff1ef905be3a",
+        "install_versions, install_execution_names",
+        "whether moto now starts an execution from an alias ARN, or names an unnamed one; its signature",
+    ),
+}

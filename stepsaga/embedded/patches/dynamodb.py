@@ -11,6 +11,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+from stepsaga.embedded.patches.guard import Pinned, replace
 from stepsaga.embedded.patches.once import once
 from stepsaga.embedded.patches.speed import SPEED
 
@@ -108,7 +109,7 @@ def install_transactions() -> None:
                 rollback()
                 raise TransactionCanceledException(errors)
 
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    replace(DynamoDBBackend, "transact_write_items", transact_write_items)
 
     # moto checks a write's condition, then applies it: two threads can both pass the check.
     # Serialise single-item writes with transactions, so a condition holds when it is applied.
@@ -120,7 +121,7 @@ def install_transactions() -> None:
         return write
 
     for name in ("put_item", "update_item", "delete_item"):
-        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+        replace(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
 
 # --- queries read their partition, not the whole table --------------------------------------------
@@ -161,8 +162,8 @@ def install_partition_queries() -> None:
         finally:
             _PARTITION.key = None
 
-    Table.all_items = partition_items  # type: ignore[method-assign]
-    Table.query = partition_query  # type: ignore[method-assign]
+    replace(Table, "all_items", partition_items)
+    replace(Table, "query", partition_query)
 
 
 # --- speed (off with SPEED: the same answers, computed once) --------------------------------------
@@ -184,7 +185,7 @@ def install_wire_json() -> None:
             return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
         return serialise(self, context)
 
-    ActionResult.execute_result = execute_result  # type: ignore[method-assign]
+    replace(ActionResult, "execute_result", execute_result)
 
 
 _PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
@@ -207,7 +208,7 @@ def install_expressions_once() -> None:
     def make(cls: Any, expression: str) -> Any:
         return cached_make(cls, expression) if SPEED.enabled else stock_make(cls, expression)
 
-    UpdateExpressionParser.make = classmethod(make)
+    replace(UpdateExpressionParser, "make", classmethod(make))
 
     # A condition's tree has the values it references in it: the key is the expression and
     # those names and values (a transaction passes every value of its update, used or not).
@@ -241,7 +242,7 @@ def install_expressions_once() -> None:
         self.expr_attr_values_found[:] = values_found
         return op
 
-    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+    replace(ConditionExpressionParser, "parse", parse)
 
 
 def install_update_validation_walks() -> None:
@@ -273,7 +274,7 @@ def install_update_validation_walks() -> None:
                     parent_node.children[child_id] = node
         return node
 
-    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
+    replace(DepthFirstTraverser, "traverse_node_recursively", traverse_node_recursively)
 
     def deepcopy(value: Any, memo: Any = None) -> Any:
         if SPEED.enabled and isinstance(value, Node):
@@ -345,7 +346,71 @@ def install_items_sized_once() -> None:
         self.attrs = built
         return None
 
-    Item.__init__ = init  # type: ignore[method-assign]
+    replace(Item, "__init__", init)
 
 
-# Routes found so far, by URL: (service, handler); and each service's compiled routes.
+# --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
+PATCHED = {
+    "moto.dynamodb.models.DynamoDBBackend.transact_write_items": Pinned(
+        "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4",
+        "install_transactions",
+        "the fork copies this method: port its validations, errors and cancellation reasons",
+    ),
+    "moto.dynamodb.models.DynamoDBBackend.put_item": Pinned(
+        "f5d9a5042c77b89e5f4c88b5884f7966b9dccd95b8b04090ee9e07afc5eea675",
+        "install_transactions",
+        "the condition check and the write still happen inside this one call",
+    ),
+    "moto.dynamodb.models.DynamoDBBackend.update_item": Pinned(
+        "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f",
+        "install_transactions",
+        "the condition check and the write still happen inside this one call",
+    ),
+    "moto.dynamodb.models.DynamoDBBackend.delete_item": Pinned(
+        "083a4bb1af18f6fd2feef40195a4c9c803da66cb2cacd14f87916c6e76930ea5",
+        "install_transactions",
+        "the condition check and the write still happen inside this one call",
+    ),
+    "moto.dynamodb.models.table.Table.all_items": Pinned(
+        "c80d2ee3c896acd0cab6ca35aaeae3ab3fb65858933f8a3403d4e027c240f31d",
+        "install_partition_queries",
+        "that it still lists every item, sorted as partition_items sorts one partition",
+    ),
+    "moto.dynamodb.models.table.Table.query": Pinned(
+        "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
+        "install_partition_queries, install_query_results_shallow",
+        "that a base-table query still reads self.all_items() and filters on the hash key, its parameter "
+        "names (hash_key, index_name), and that it deep-copies its matches before only reading them",
+    ),
+    "moto.core.responses.ActionResult.execute_result": Pinned(
+        "6333faa349b58671258985778d2aaf02d31e0617aae380442e4c683c36ab248d",
+        "install_wire_json",
+        "the answer's status, headers and body for a DynamoDB result",
+    ),
+    "moto.dynamodb.parsing.expressions.UpdateExpressionParser.make": Pinned(
+        "2c00ed96d6e191f243b449166e75bfb38f307b2e19405bc0981847061e0dbee3",
+        "install_expressions_once",
+        "that the tree depends on the expression's text alone",
+    ),
+    "moto.dynamodb.comparisons.ConditionExpressionParser.parse": Pinned(
+        "5c9b63c5f49ed5d5d644eb0ac7422fb3c2ac4bbd310374f4161686bc4e10c453",
+        "install_expressions_once",
+        "the names and values it records (expr_attr_names_found, expr_attr_values_found)",
+    ),
+    "moto.dynamodb.parsing.ast_nodes.DepthFirstTraverser.traverse_node_recursively": Pinned(
+        "d7f01d9b45cf9f64ac84751ec4c8cab3114e7c179350eb1b81ffe5f0a114aa78",
+        "install_update_validation_walks",
+        "the walk is copied: port any change to it",
+    ),
+    "moto.dynamodb.models.dynamo_type.Item.__init__": Pinned(
+        "d9c12b62cb921831aab9b2eb22ac24fbd600689064a0219ae3ffbe057ae4be74",
+        "install_items_sized_once",
+        "the item's fields and how attributes are typed: the patch builds the item itself",
+    ),
+    "moto.dynamodb.models.dynamo_type.LimitedSizeDict.__setitem__": Pinned(
+        "d979580fdbe14f79f3216564e1385c4b3485db82bc88193326c467a037331e81",
+        "install_items_sized_once",
+        "the size limit and how it sizes an attribute: the running total copies it",
+        replaced=False,
+    ),
+}

@@ -8,6 +8,7 @@ import threading
 import uuid
 from typing import Any
 
+from stepsaga.embedded.patches.guard import Pinned, replace
 from stepsaga.embedded.patches.once import once
 from stepsaga.embedded.patches.speed import SPEED
 
@@ -32,7 +33,7 @@ def install_method_names_once() -> None:
             found = names[clazz] = stock(clazz)
         return list(found)
 
-    responses.method_names_from_class = method_names_from_class
+    replace(responses, "method_names_from_class", method_names_from_class)
 
 
 def install_cheap_request_ids() -> None:
@@ -50,7 +51,7 @@ def install_cheap_request_ids() -> None:
             headerdict["x-amzn-requestid"] = request_id
         return request_id
 
-    responses.gen_amzn_requestid_long = gen_amzn_requestid_long
+    replace(responses, "gen_amzn_requestid_long", gen_amzn_requestid_long)
 
 
 def install_json_requests_without_environ_builder() -> None:
@@ -107,7 +108,7 @@ def install_json_requests_without_environ_builder() -> None:
         environ[moto_request.PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
         return cls(environ)
 
-    Request.from_primitives = classmethod(from_primitives)  # type: ignore[assignment]
+    replace(Request, "from_primitives", classmethod(from_primitives))
 
 
 # Routes found so far, by URL: (service, handler); and each service's compiled routes.
@@ -189,4 +190,35 @@ def install_routes_once() -> None:
         except HTTPException as error:
             return error.code, error.get_headers(), error.get_body()
 
-    stubber_module.BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+    replace(stubber_module.BotocoreStubber, "process_request", process_request)
+
+
+# --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
+PATCHED = {
+    "moto.core.utils.method_names_from_class": Pinned(
+        "9dbac89d082b655fee902c450e69de9dbadf9699ad06411298494984b55138c3",
+        "install_method_names_once",
+        "that the names depend on the class alone",
+    ),
+    "moto.utilities.aws_headers.gen_amzn_requestid_long": Pinned(
+        "e651941c2107cdc2b174be191284ea6604b1a738cd5e4ddbf7e6244060b8f01c",
+        "install_cheap_request_ids",
+        "where the request id is written",
+    ),
+    "moto.core.request.Request.from_primitives": Pinned(
+        "4cfb35d5fb26843afc829586edd3210e0154c686d45c4b991c862710661c3eee",
+        "install_json_requests_without_environ_builder",
+        "the headers it drops and preserves, and how it builds the environ",
+    ),
+    "werkzeug.test.EnvironBuilder.get_environ": Pinned(
+        "01c689a7cee0e01a5198e29f844128a5152e9c3e401f968db987a956e80eaf38",
+        "install_json_requests_without_environ_builder",
+        "the environ keys it writes: the patch writes them itself",
+        replaced=False,
+    ),
+    "moto.core.botocore_stubber.BotocoreStubber.process_request": Pinned(
+        "f79a1a778c7e755f0c7f234cdab9e36312ed2b16d7051baf06b04872f79dd5b2",
+        "install_routes_once",
+        "the routing and the passthrough and allow-list checks are copied: port any change",
+    ),
+}

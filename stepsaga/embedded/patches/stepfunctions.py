@@ -3,16 +3,19 @@ executions, a clock tests can skip or scale, and an event per execution's end in
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import pickle
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from stepsaga.embedded.patches.guard import Pinned, replace
 from stepsaga.embedded.patches.once import once
 from stepsaga.embedded.patches.speed import SPEED
 
@@ -54,7 +57,7 @@ def install_time_skipping() -> SkippingClock:
         def skip_wait(self: Any, env: Any, wait_seconds: int) -> None:
             CLOCK.sleep(wait_seconds)  # a Wait state waits on an event, not on sleep: skip it here
 
-        wait_function.WaitFunction._wait_interval = skip_wait  # type: ignore[method-assign]
+        replace(wait_function.WaitFunction, "_wait_interval", skip_wait)
     return CLOCK
 
 
@@ -85,8 +88,8 @@ def install_callback_races() -> None:
                 outcome = HeartbeatTimedOut()
         return outcome
 
-    CallbackEndpoint.notify_heartbeat = notify_heartbeat  # type: ignore[method-assign]
-    callback_task.StateTaskServiceCallback._wait_for_task_token_heartbeat = wait_with_heartbeats  # type: ignore[method-assign]
+    replace(CallbackEndpoint, "notify_heartbeat", notify_heartbeat)
+    replace(callback_task.StateTaskServiceCallback, "_wait_for_task_token_heartbeat", wait_with_heartbeats)
 
 
 # --- SendTaskFailure keeps its cause --------------------------------------------------------------
@@ -103,7 +106,7 @@ def install_task_failure_cause() -> None:
         )
         return EmptyResult()
 
-    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+    replace(StepFunctionResponse, "send_task_failure", send_task_failure)
 
 
 # --- time scaling for timeouts and heartbeats -----------------------------------------------------
@@ -139,8 +142,8 @@ def install_time_scaling() -> TimeScale:
             execution = context.get("Execution", {}).get("Name")
             env.stack.append(self._eval_seconds(env=env) * TIME.of(state, execution))
 
-        timeout.Timeout._eval_body = scaled  # type: ignore[method-assign]
-        heartbeat.Heartbeat._eval_body = scaled  # type: ignore[method-assign]
+        replace(timeout.Timeout, "_eval_body", scaled)
+        replace(heartbeat.Heartbeat, "_eval_body", scaled)
     return TIME
 
 
@@ -201,7 +204,7 @@ def install_token_per_attempt() -> None:
                 expire(env, self.__dict__.get("_stepsaga_token"))
             raise
 
-    callback_task.StateTaskServiceCallback._eval_execution = eval_execution  # type: ignore[method-assign]
+    replace(callback_task.StateTaskServiceCallback, "_eval_execution", eval_execution)
 
 
 # --- task errors that can be raised ---------------------------------------------------------------
@@ -218,7 +221,7 @@ def install_task_errors() -> None:
         def __init__(self: Any, message: str = message, _name: str = cls.__name__) -> None:
             AWSError.__init__(self, message, exception_type=_name, status=400)
 
-        cls.__init__ = __init__  # type: ignore[method-assign,assignment]
+        replace(cls, "__init__", __init__)
 
     # moto tells a timed-out token from a vanished one with isinstance(error, CallbackConsumerTimeout)
     # on the *notify* error, which never matches: raise one that does, so SendTask* answers TaskTimedOut.
@@ -238,8 +241,10 @@ def install_task_errors() -> None:
 
         return wrapped
 
-    callbacks.CallbackPoolManager.notify = answer_timeouts(callbacks.CallbackPoolManager.notify)  # type: ignore[method-assign]
-    callbacks.CallbackPoolManager.heartbeat = answer_timeouts(callbacks.CallbackPoolManager.heartbeat)  # type: ignore[method-assign]
+    replace(callbacks.CallbackPoolManager, "notify", answer_timeouts(callbacks.CallbackPoolManager.notify))
+    replace(
+        callbacks.CallbackPoolManager, "heartbeat", answer_timeouts(callbacks.CallbackPoolManager.heartbeat)
+    )
 
 
 # --- waiting for an execution without polling -----------------------------------------------------
@@ -261,7 +266,7 @@ def install_completion_events() -> None:
             _announce(self)
             _done_event(self).set()
 
-    ExecutionWorker._execution_logic = execution_logic  # type: ignore[method-assign]
+    replace(ExecutionWorker, "_execution_logic", execution_logic)
 
 
 # Listeners of "Step Functions Execution Status Change" events, which moto does not emit:
@@ -350,12 +355,39 @@ def install_nested_executions() -> None:
     ) -> None:
         if isinstance(response, dict):
             for key in list(response):
-                if key[:1].islower():
-                    response[key[0].upper() + key[1:]] = response.pop(key)
+                value = response.pop(key)
+                if isinstance(value, datetime.datetime):  # a task result carries dates as epoch millis
+                    value = round(value.timestamp() * 1000)
+                elif key.lower() in ("inputdetails", "outputdetails") and isinstance(value, dict):
+                    value = {k[:1].upper() + k[1:]: v for k, v in value.items()}
+                response[key[:1].upper() + key[1:]] = value
+            if (service_action_name or self._get_boto_service_action()) == "describe_execution":
+                # moto's DescribeExecution omits inputDetails; AWS includes it whenever it has the input.
+                for data, details in (("Input", "InputDetails"), ("Output", "OutputDetails")):
+                    if data in response:
+                        response.setdefault(details, {"Included": True})
 
-    StateTaskServiceSfn._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
-    StateTaskServiceSfn._normalise_response = normalise_response  # type: ignore[method-assign]
+    replace(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters)
+    replace(StateTaskServiceSfn, "_normalise_response", normalise_response)
     callback_task._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.02  # type: ignore[misc]
+
+
+# --- executions started without a name ----------------------------------------------------------
+def install_execution_names() -> None:
+    """AWS names an execution started without ``name`` with a UUID; moto names it "None", so the
+    second unnamed start of a machine (a nested child's, typically) is refused as ExecutionAlreadyExists."""
+    if not once("execution-names"):
+        return
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    replace(StepFunctionsParserBackend, "start_execution", start_execution)
 
 
 # --- speed (off with SPEED: the same answers, computed once) --------------------------------------
@@ -383,7 +415,7 @@ def install_programs_parsed_once() -> None:
             return program  # this execution's own: the cache keeps only the pickle
         return pickle.loads(pickled)
 
-    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+    replace(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
 
 
 def install_clients_once() -> None:
@@ -411,7 +443,7 @@ def install_clients_once() -> None:
             name.startswith("moto.stepfunctions.parser")
             and getattr(module, "boto_client_for", None) is stock_client_for
         ):
-            module.boto_client_for = client_for  # type: ignore[attr-defined]
+            replace(module, "boto_client_for", client_for)
 
 
 def install_jsonpath_once() -> None:
@@ -429,4 +461,105 @@ def install_jsonpath_once() -> None:
         def parse(path: str, stock: Any = stock_parse, cached: Any = cached_parse) -> Any:
             return cached(path) if SPEED.enabled else stock(path)
 
-        module.parse = parse  # type: ignore[attr-defined]
+        replace(module, "parse", parse)
+
+
+# --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
+PATCHED = {
+    (
+        "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function.WaitFunction"
+        "._wait_interval"
+    ): Pinned(
+        "8f954dee80372b4b8233918f4d94810949f402cb3ddd2361ef4cbd9719d02253",
+        "install_time_skipping",
+        "how a Wait state waits",
+    ),
+    "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.RetrierDecl._eval_body": Pinned(
+        "48463fff19cefa98cfb054311706ba47abfe813da0e65ce1a6376a9101f35f09",
+        "install_time_skipping",
+        "that a retry still sleeps with the module's time.sleep",
+        replaced=False,
+    ),
+    "moto.stepfunctions.parser.asl.eval.callback.callback.CallbackEndpoint.notify_heartbeat": Pinned(
+        "838bf10119e4371e4346ec7f5b1047d74e0d25f448a1a46e8e03131be8bc8d55",
+        "install_callback_races",
+        "what it answers for a heartbeat before the endpoint exists",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+        ".state_task_service_callback.StateTaskServiceCallback._wait_for_task_token_heartbeat"
+    ): Pinned(
+        "156c1dac9685af62276ff0b1d4ee7e565d1d84bf8b2a86eaa86ad7c2dfa4bbaa",
+        "install_callback_races",
+        "the heartbeat loop is copied: port any change",
+    ),
+    "moto.stepfunctions.responses.StepFunctionResponse.send_task_failure": Pinned(
+        "f0fed5e805768377c3886da87839f8dc3ea37bdaa5a64bab13da2784b5e00304",
+        "install_task_failure_cause",
+        "whether moto now passes the cause itself",
+    ),
+    "moto.stepfunctions.parser.asl.component.common.timeouts.timeout.Timeout._eval_body": Pinned(
+        "5c5f336e8ba14d64e058d2c73f680c1f946ba37ccc93b58867f8f8196512afe1",
+        "install_time_scaling",
+        "that it pushes the seconds _eval_seconds computes",
+    ),
+    "moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat.Heartbeat._eval_body": Pinned(
+        "5c5f336e8ba14d64e058d2c73f680c1f946ba37ccc93b58867f8f8196512afe1",
+        "install_time_scaling",
+        "that it pushes the seconds _eval_seconds computes",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service"
+        ".StateTaskService._eval_execution"
+    ): Pinned(
+        "81a8da94bfdb59ff86e77e39aa16ccec4d2ad3654e26bfe5d06e65b5e0769242",
+        "install_token_per_attempt",
+        "where the task token is issued and how a heartbeat timeout is raised",
+    ),
+    "moto.core.exceptions.AWSError.__init__": Pinned(
+        "45ec5b202f9fd4e425ad9c0b04a5c9ca5ad057c81a38b8d6b40ec3b37d709367",
+        "install_task_errors",
+        "its parameters",
+    ),
+    "moto.stepfunctions.parser.asl.eval.callback.callback.CallbackPoolManager.notify": Pinned(
+        "244536ab931eb3b817e7d5bfb46f77946393cf4f158e230f0423063e8afbdcc1",
+        "install_task_errors",
+        "the error it raises for a timed-out token",
+    ),
+    "moto.stepfunctions.parser.asl.eval.callback.callback.CallbackPoolManager.heartbeat": Pinned(
+        "b816a1b1ca234405b38f4963aadef939cf6497a51cd744cd4df15950d49f4e54",
+        "install_task_errors",
+        "the error it raises for a timed-out token",
+    ),
+    "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._execution_logic": Pinned(
+        "baa3e2a48fd228d951b7b443e34acffcd060721f17c184df43db83ec0c0ffd25",
+        "install_completion_events",
+        "that it returns when the execution has ended",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn"
+        ".StateTaskServiceSfn._normalise_parameters"
+    ): Pinned(
+        "d75d3da19aad01fb6166a22a30955b50a9c0f5c5da6707e492f9757c455bcb6c",
+        "install_nested_executions",
+        "whether moto now maps the parameters' casing",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service"
+        ".StateTaskService._normalise_response"
+    ): Pinned(
+        "00e0b0a50b1dd4baea457d318dcc88928f27a633d3383c6224ae47c17eedbc87",
+        "install_nested_executions",
+        "whether moto now answers in PascalCase",
+    ),
+    "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint": Pinned(
+        "2b25949ae855da8035b347b28ac72f90d7d6542bf26ef7e1f03a50ce6a981fde",
+        "install_programs_parsed_once",
+        "that the program depends on the definition alone",
+    ),
+    "moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for": Pinned(
+        "1f44dc2ac8aa2179df62365a6e5ea377f1770ea828a0f107440a2554f1b4edb8",
+        "install_clients_once",
+        "that a client depends on the region and service alone",
+    ),
+}
