@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "demo: a saga ends CompensationFailed, then its compensations are resumed",
     ),
     "viewer": ("stepsaga.cli.viewer", "the local execution viewer (state graph + history) on 127.0.0.1"),
+    "up": ("stepsaga.cli.up", "one local stack for every tool: AWS endpoint, saga API and console"),
 }
 
 

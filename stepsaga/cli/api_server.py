@@ -12,7 +12,11 @@ Each HTTP request becomes an API Gateway REST proxy event (httpMethod, path, res
 pathParameters, query string and headers in single- and multi-value forms, body,
 requestContext with identity) and the handler's answer becomes the HTTP response. The
 handler runs with the function's environment (table names, machine ARNs) in a per-thread
-``os.environ`` overlay, one request at a time (a Lambda instance serves one at a time too).
+``os.environ`` overlay, one request at a time in this process: Powertools' resolver keeps the
+current event on a class attribute (``BaseRouter.current_event``), shared by every resolver in
+the process, so two requests resolved at once would read each other's event. The lock is that
+of one Lambda instance, which serves one request at a time too; it hides races between
+instances, which ``tests/functional/test_start_race.py`` runs without the resolver.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from stepsaga.embedded.account import ACCOUNT, REGION
 from stepsaga.embedded.patches import awslambda
 
 GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads itself
+# One resolver per process (see above), whichever server calls it.
+_RESOLVER = threading.Lock()
 
 # API Gateway's resources, as infra/api.py builds them from the route table: template, path regex.
 _PATTERNS = [(route.path, route.pattern) for route in ROUTES]
@@ -128,7 +134,6 @@ class ApiServer:
 
     def __init__(self, environment: dict[str, str], port: int = 0) -> None:
         self.environment = environment
-        self._lock = threading.Lock()  # the resolver keeps the current event on itself
         self._environ = awslambda.install_thread_environ()
         server = self
 
@@ -147,7 +152,12 @@ class ApiServer:
                 )
                 self._answer(server.invoke(event))
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _proxy
+            def __getattr__(self, name: str) -> Any:
+                # Every method (TRACE, QUERY, ...) reaches the handler, which answers one it has no
+                # route for as API Gateway would; http.server's own 501 would read as a server error.
+                if name.startswith("do_"):
+                    return self._proxy
+                raise AttributeError(name)
 
             def _answer(self, result: dict[str, Any]) -> None:
                 headers = dict(result.get("headers") or {})
@@ -164,7 +174,8 @@ class ApiServer:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":  # a HEAD answer has the headers of a GET, no body
+                    self.wfile.write(payload)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -178,7 +189,7 @@ class ApiServer:
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the deployed handler as Lambda would (a 502 like API Gateway's when it raises)."""
         handler = awslambda.resolve_handler(HANDLER)
-        with self._lock, self._environ.overlay(self.environment):
+        with _RESOLVER, self._environ.overlay(self.environment):
             try:
                 return dict(handler(event, _context()))
             except Exception as error:  # API Gateway answers 502 when the integration fails
@@ -213,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     args = parser.parse_args(argv)
     from stepsaga.cli.demo_site import DemoSite
+    from stepsaga.embedded.stack import port_in_use
+
+    if args.port and port_in_use(args.port):  # one line, before the deploy
+        print(
+            f"stepsaga api: port {args.port} is in use: stop what listens there or choose --port",
+            file=sys.stderr,
+        )
+        return 2
 
     started = time.perf_counter()
     with DemoSite() as site, EmbeddedStack() as stack, serve(stack, args.port) as api:

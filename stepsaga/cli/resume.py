@@ -7,15 +7,20 @@ compensation function with the event the state machine sends (state ``Compensate
 attempt 0). Compensations are idempotent (the ledger's COMPENSATING -> COMPENSATED
 transition), so resuming twice does nothing the second time.
 
-    python -m stepsaga.cli.resume
+    stepsaga resume SAGA_ID [--machine test-generation] [--endpoint URL]
 
-runs the demo: a saga whose Generation compensation fails for good, its dead letter, then
-the resume, with the ledger before and after. (A saga id alone is not enough on the command
-line: the embedded stack lives in this process, so the demo makes its own saga.)
+resumes that saga on the stack a running ``stepsaga up`` serves (found by its state file, or the
+AWS endpoint ``--endpoint``) and prints what it did. Without a saga id,
+
+    stepsaga resume
+
+runs the demo on an embedded stack of its own: a saga whose Generation compensation fails for
+good, its dead letter, then the resume, with the ledger before and after.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -26,7 +31,7 @@ from typing import Any
 from functions.common import arns
 from functions.common.store import COMPENSATED
 from infra import names
-from statemachines.catalogue import TEST_GENERATION
+from statemachines.catalogue import SAGAS, TEST_GENERATION
 from statemachines.saga import Saga
 from stepsaga.cli.demo_site import DemoSite, demo_request
 from stepsaga.embedded import EmbeddedStack
@@ -35,9 +40,9 @@ DEMO_FAULTS = {"Execution": {"mode": "permanent"}, "CompensateGeneration": {"mod
 RESUMABLE = ("FAILED", "TIMED_OUT", "ABORTED")  # RUNNING is still compensating; SUCCEEDED has nothing to undo
 
 
-def execution_arn(stack: EmbeddedStack, saga_id: str) -> str:
+def execution_arn(stack: EmbeddedStack, saga_id: str, saga: Saga = TEST_GENERATION) -> str:
     """The saga's execution: the saga id is the execution name."""
-    return arns.execution_arn(stack.state_machine_arn, saga_id)
+    return arns.execution_arn(stack.machine_arn(saga.name), saga_id)
 
 
 def function_name(stack: EmbeddedStack, state: str) -> str:
@@ -113,7 +118,7 @@ def resume(
     with minus its ``faults`` (an injected fault must not fail the resume too). Once every
     step is compensated, the saga's dead letters are deleted: nothing is left to undo.
     """
-    arn = execution_arn(stack, saga_id)
+    arn = execution_arn(stack, saga_id, saga)
     sfn = stack.client("stepfunctions")
     described = sfn.describe_execution(executionArn=arn)
     if described["status"] not in RESUMABLE:
@@ -241,11 +246,45 @@ def demo(stack: EmbeddedStack, request: dict[str, Any], out: Any = sys.stdout) -
     return {"saga_id": saga_id, "first": first, "second": second}
 
 
+def resume_on(endpoint: str, saga_id: str, machine: str) -> int:
+    """Resume ``saga_id`` on the stack at the AWS ``endpoint``; 0 once nothing is left to undo."""
+    import botocore.exceptions
+
+    try:
+        stack = EmbeddedStack.attach(endpoint)
+        report = resume(stack, saga_id, saga=SAGAS[machine])
+    except (ValueError, LookupError) as error:
+        print(f"stepsaga resume: {error}", file=sys.stderr)
+        return 1
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        print(f"stepsaga resume: {saga_id} on {endpoint}: {error}", file=sys.stderr)
+        return 1
+    print(f"saga {saga_id}: {report['execution']}", *report_lines(report), sep="\n")
+    return 0 if report["complete"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
+    parser = argparse.ArgumentParser(
+        prog="stepsaga resume",
+        description="Resume a saga that ended CompensationFailed (without a saga id: the demo).",
+        epilog="A saga id resumes on the stack of a running `stepsaga up`, or the one at --endpoint.",
+    )
+    parser.add_argument("saga_id", nargs="?", help="the saga to resume (default: run the demo)")
+    parser.add_argument("--machine", choices=sorted(SAGAS), default=TEST_GENERATION.name)
+    parser.add_argument("--endpoint", help="the AWS endpoint of the stack (default: stepsaga up's)")
+    args = parser.parse_args(argv)
+    if args.saga_id:
+        from stepsaga.cli import running
+
+        found = running.read()
+        endpoint = args.endpoint or (found.endpoint if found else None)
+        if endpoint is None:
+            print(
+                "stepsaga resume: no stack to resume on: start `stepsaga up` or give --endpoint",
+                file=sys.stderr,
+            )
+            return 2
+        return resume_on(endpoint, args.saga_id, args.machine)
     started = time.perf_counter()
     with DemoSite() as site, EmbeddedStack() as stack:
         print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s\n")

@@ -9,8 +9,8 @@
     stepsaga saga cancel <saga-id> --reason "wrong project"
     stepsaga saga priority <saga-id> high
 
-It talks HTTP to the API (``--endpoint``, default ``$STEPSAGA_ENDPOINT`` or
-http://127.0.0.1:8000 as ``python -m stepsaga.cli.api_server`` serves it), so it works the
+It talks HTTP to the API (``--endpoint``, default ``$STEPSAGA_ENDPOINT``, else the API of a
+running ``stepsaga up``, else http://127.0.0.1:8000 as ``stepsaga api`` serves it), so it works the
 same against the local server, LocalStack's API Gateway or AWS; ``--aws-profile`` signs
 every request with SigV4 (the API's methods use IAM auth). Errors are one line on stderr
 and a non-zero exit: 1 for a refused request or an unreachable API, 2 for bad usage.
@@ -38,6 +38,14 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8000"
 MACHINES = SAGA_MACHINES
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 FAULT_MODES = ("transient", "permanent", "exhaust", "partial", "hang")
+
+
+def default_endpoint() -> str:
+    """``$STEPSAGA_ENDPOINT``, else the API of a running ``stepsaga up``, else DEFAULT_ENDPOINT."""
+    from stepsaga.cli import running
+
+    found = running.read()
+    return os.environ.get("STEPSAGA_ENDPOINT") or (found.api if found else DEFAULT_ENDPOINT)
 
 
 class CliError(Exception):
@@ -383,8 +391,8 @@ def _options(*, suppress: bool) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--endpoint",
-        default=default(os.environ.get("STEPSAGA_ENDPOINT", DEFAULT_ENDPOINT)),
-        help=f"base URL of the saga API (default $STEPSAGA_ENDPOINT or {DEFAULT_ENDPOINT})",
+        default=default(default_endpoint()),
+        help=f"base URL of the saga API (default $STEPSAGA_ENDPOINT, stepsaga up's, or {DEFAULT_ENDPOINT})",
     )
     common.add_argument(
         "--aws-profile",

@@ -1,10 +1,12 @@
 """A local execution viewer: the executions of a state machine, each shown as its state graph
 coloured by outcome next to its event history, as the Step Functions console shows them.
 
-    python -m stepsaga.cli.viewer [--port 8080]
+    stepsaga viewer [--port 8080] [--endpoint URL | --embedded]
 
-starts the embedded stack, runs a happy saga and one that fails at Execution, and serves
-the viewer on 127.0.0.1 until Ctrl-C. In code (and in the tests)::
+serves the viewer on 127.0.0.1 until Ctrl-C, over the stack a running ``stepsaga up`` serves
+(found by its state file, or the AWS endpoint ``--endpoint``); with none running, or with
+``--embedded``, it starts its own embedded stack and runs a happy saga and one that fails at
+Execution. In code (and in the tests)::
 
     server, url = serve(stack.client, stack.state_machine_arn, port=0)
     ...
@@ -30,6 +32,7 @@ Outcomes, derived from the execution history:
 from __future__ import annotations
 
 import argparse
+import errno
 import itertools
 import json
 import re
@@ -499,10 +502,55 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _wait_for_interrupt(server: ViewerServer) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def attached(endpoint: str, port: int, console: str | None = None) -> int:
+    """Serve the viewer over the stack at the AWS ``endpoint`` (``stepsaga up``'s)."""
+    import botocore.exceptions
+
+    from stepsaga.embedded import EmbeddedStack
+
+    try:
+        stack = EmbeddedStack.attach(endpoint)
+        server, url = serve(stack.client, stack.state_machine_arn, port)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, KeyError) as error:
+        print(f"stepsaga viewer: no stepsaga stack at {endpoint}: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        also = f" (stepsaga up's console is {console}/)" if console else ""
+        print(f"stepsaga viewer: port {port} is in use{also}: choose --port", file=sys.stderr)
+        return 2
+    print(f"stepsaga viewer on {url}/ over the stack at {endpoint}  (Ctrl-C to stop)", flush=True)
+    _wait_for_interrupt(server)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stepsaga.cli.viewer", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="stepsaga viewer", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free port)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--endpoint", help="the AWS endpoint of a running stack (default: stepsaga up's)")
+    where.add_argument("--embedded", action="store_true", help="start an embedded stack of its own")
     args = parser.parse_args(argv)
+    if args.endpoint:
+        return attached(args.endpoint, args.port)
+    if not args.embedded:
+        from stepsaga.cli import running
+
+        found = running.read()
+        if found is not None:
+            return attached(found.endpoint, args.port, found.console)
 
     import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
     from stepsaga.cli.demo_site import DemoSite, demo_request
@@ -517,14 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         for described in (happy, failed):
             print(f"  {described['status']:<10} {url}/executions/{quote(described['name'])}")
         sys.stdout.flush()
-        signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("\nstopping", flush=True)
-        finally:
-            server.shutdown()
-            server.server_close()
+        _wait_for_interrupt(server)
     return 0
 
 

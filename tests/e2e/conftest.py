@@ -2,6 +2,7 @@
 server, LocalStack's API Gateway or AWS.
 
     pytest tests/e2e                      # embedded (default): local server over the embedded stack
+    pytest tests/e2e --target up          # a running `stepsaga up` (its state file), else one started here
     pytest tests/e2e --target localstack  # LOCALSTACK_ENDPOINT (default http://localhost:4566)
     pytest tests/e2e --target aws         # the deployed stack's SagaApiUrl, SigV4 with your AWS credentials
 
@@ -24,7 +25,7 @@ import pytest
 
 from stepsaga.cli.saga import Client, CliError
 
-TARGETS = ("embedded", "localstack", "aws")
+TARGETS = ("embedded", "up", "localstack", "aws")
 
 
 @dataclass
@@ -94,6 +95,33 @@ def _stack_output(key: str, **client_options: Any) -> str | None:
     return outputs.get(key)
 
 
+def _up_target(request: pytest.FixtureRequest, site: str | None) -> Iterator[Target]:
+    """``stepsaga up``'s stack: the one running (its state file), else one started for the session.
+    As for LocalStack, the stack's outputs are read from CloudFormation on the endpoint."""
+    from infra.api import OUT_API_ID
+    from stepsaga.cli import running
+    from tests.e2e.up_process import UpProcess
+
+    found = running.read()
+    process = None
+    if found is None:
+        process = UpProcess(request.getfixturevalue("tmp_path_factory").mktemp("up"))
+        found = process.start()
+    try:
+        options = {
+            "endpoint_url": found.endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        if not _stack_output(OUT_API_ID, **options):
+            raise pytest.UsageError(f"no {OUT_API_ID} output at {found.endpoint}: is it stepsaga up's?")
+        yield Target("up", Client(found.api), site or request.getfixturevalue("site").url)
+    finally:
+        if process is not None:
+            process.stop()
+
+
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     from infra.api import OUT_API_ID, OUT_API_URL, STAGE
@@ -109,6 +137,9 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         demo = request.getfixturevalue("site")
         with serve(stack) as server:
             yield Target(name, Client(server.url), site or demo.url)
+        return
+    if name == "up":
+        yield from _up_target(request, site)
         return
     if name == "localstack":
         endpoint = os.environ.get("LOCALSTACK_ENDPOINT", "http://localhost:4566").rstrip("/")

@@ -1,0 +1,290 @@
+"""``stepsaga up`` as a user runs it: a child process on free ports, one stack that boto3, the HTTP
+API, the console and the other commands share, stopped by SIGINT with its ports freed.
+
+The tests share one ``up`` (deploying costs ~10 s); the last one stops it."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from functions.common.names import TEST_GENERATION
+from infra import names
+from stepsaga.cli import api_server, resume, running, saga, up, viewer
+from stepsaga.cli.demo_site import DemoSite, demo_request
+from stepsaga.embedded import EmbeddedStack
+from stepsaga.embedded.stack import port_in_use
+from tests.e2e.up_process import UpProcess
+
+pytestmark = pytest.mark.e2e
+HINT = "stop what listens there or choose "
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
+    process = UpProcess(tmp_path_factory.mktemp("up"))
+    process.start()
+    yield process
+    process.stop()  # already stopped by the last test, unless it failed first
+
+
+@pytest.fixture(scope="module")
+def state(started: UpProcess) -> running.Running:
+    return running.Running(**json.loads((started.state_dir / running.STATE_FILE).read_text()))
+
+
+def aws(state: running.Running, service: str) -> Any:
+    """A boto3 client for the endpoint, as a user configures one: nothing else of the test's."""
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=state.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(scope="module")
+def outputs(state: running.Running) -> dict[str, str]:
+    stack = aws(state, "cloudformation").describe_stacks(StackName=names.STACK_NAME)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def finish(state: running.Running, execution_arn: str, timeout: float = 120) -> dict[str, Any]:
+    sfn = aws(state, "stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.1)
+    raise TimeoutError(execution_arn)
+
+
+def start(state: running.Running, machine_arn: str, document: dict[str, Any]) -> str:
+    name = f"up-{uuid.uuid4().hex[:12]}"
+    started = aws(state, "stepfunctions").start_execution(
+        stateMachineArn=machine_arn, name=name, input=json.dumps(document)
+    )
+    return str(started["executionArn"])
+
+
+@pytest.fixture(scope="module")
+def finished(state: running.Running, outputs: dict[str, str], site: DemoSite) -> dict[str, Any]:
+    """A saga started with boto3 only, on the test-generation machine, run to its end."""
+    arn = start(
+        state, outputs[names.state_machine_output(TEST_GENERATION)], {"request": demo_request(site.url)}
+    )
+    return finish(state, arn)
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def test_a_saga_started_with_boto3_has_a_history_and_the_api_lists_it(
+    state: running.Running, finished: dict[str, Any]
+) -> None:
+    assert finished["status"] == "SUCCEEDED", finished
+    sfn = aws(state, "stepfunctions")
+    events = [
+        event
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=finished["executionArn"])
+        for event in page["events"]
+    ]
+    assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+    assert "Execution" in entered and "Evolution" in entered
+    # The API server and the endpoint share one state: the API lists and describes the saga.
+    listed = get(f"{state.api}/sagas?limit=100")
+    assert finished["name"] in {s["saga_id"] for s in listed["sagas"]}
+    assert get(f"{state.api}/sagas/{finished['name']}")["status"] == "SUCCEEDED"
+
+
+def test_the_services_answer_the_aws_clients(
+    state: running.Running, outputs: dict[str, str], finished: dict[str, Any]
+) -> None:
+    machines = {
+        m["stateMachineArn"] for m in aws(state, "stepfunctions").list_state_machines()["stateMachines"]
+    }
+    deployed = {arn for key, arn in outputs.items() if key.endswith("StateMachineArn")}
+    assert deployed and deployed <= machines
+    table = outputs[f"{names.OUT_TABLE_PREFIX}Runs"]
+    runs = aws(state, "dynamodb").scan(TableName=table)["Items"]
+    assert finished["name"] in {item["saga_id"]["S"] for item in runs}
+    keys = aws(state, "s3").list_objects_v2(
+        Bucket=outputs[names.OUT_ARTIFACTS_BUCKET], Prefix=f"runs/{finished['name']}/"
+    )
+    assert keys["KeyCount"] > 0
+    # A compensation invoked directly, for a saga of its own: it runs in the up process.
+    own = f"up-{uuid.uuid4().hex[:12]}"
+    event = {
+        "saga": {"request": demo_request("http://127.0.0.1:9/")},
+        "context": {
+            "saga_id": own,
+            "execution_arn": f"{outputs[names.state_machine_output(TEST_GENERATION)]}:{own}".replace(
+                ":stateMachine:", ":execution:"
+            ),
+            "state": "CompensateRequirements",
+            "attempt": 0,
+        },
+    }
+    lam = aws(state, "lambda")
+    function = next(
+        f["FunctionName"]
+        for page in lam.get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if "CompensateRequirementsFunction" in f["FunctionName"]
+    )
+    answer = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    result = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, result
+    assert result["undone"] == 0, result
+
+
+def test_the_stepfunctions_calls_moto_lacked_answer_as_on_aws(
+    state: running.Running, outputs: dict[str, str], finished: dict[str, Any], site: DemoSite
+) -> None:
+    sfn = aws(state, "stepfunctions")
+    machine = outputs[names.state_machine_output(TEST_GENERATION)]
+    versions = [
+        v["stateMachineVersionArn"]
+        for v in sfn.list_state_machine_versions(stateMachineArn=machine)["stateMachineVersions"]
+    ]
+    assert versions and all(v.startswith(f"{machine}:") for v in versions)
+
+    alias = next(v for k, v in outputs.items() if k.startswith("TestGenerationLive"))
+    through_alias = finish(state, start(state, alias, {"request": demo_request(site.url)}))
+    assert through_alias["stateMachineAliasArn"] == alias
+    assert through_alias["stateMachineVersionArn"] in versions
+    assert "stateMachineAliasArn" not in sfn.describe_execution(executionArn=finished["executionArn"])
+
+    arn = finished["executionArn"]
+    everything = sfn.get_execution_history(executionArn=arn)["events"]
+    first = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=2)
+    assert [e["id"] for e in first["events"]] == [everything[-1]["id"], everything[-2]["id"]]
+    following = sfn.get_execution_history(
+        executionArn=arn, reverseOrder=True, maxResults=2, nextToken=first["nextToken"]
+    )
+    assert [e["id"] for e in following["events"]] == [everything[-3]["id"], everything[-4]["id"]]
+
+    with pytest.raises(ClientError) as refused:
+        sfn.redrive_execution(executionArn=arn)
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "UnsupportedOperation"
+    assert "RedriveExecution is not supported" in error["Error"]["Message"]
+
+
+def test_a_saga_whose_rollback_failed_is_resumed_by_the_cli(
+    state: running.Running,
+    started: UpProcess,
+    outputs: dict[str, str],
+    site: DemoSite,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    document = {"request": demo_request(site.url), "faults": resume.DEMO_FAULTS}
+    failed = finish(state, start(state, outputs[names.state_machine_output(TEST_GENERATION)], document))
+    assert (failed["status"], failed.get("error")) == ("FAILED", "CompensationFailed"), failed
+    saga_id = failed["name"]
+    letters = aws(state, "sqs").receive_message(
+        QueueUrl=outputs[names.OUT_DEAD_LETTER_QUEUE], MaxNumberOfMessages=10, VisibilityTimeout=0
+    )
+    assert saga_id in {json.loads(m["Body"]).get("saga_id") for m in letters.get("Messages", [])}
+
+    monkeypatch.setenv("STEPSAGA_STATE_DIR", str(started.state_dir))  # attach through the state file
+    assert resume.main([saga_id]) == 0, capsys.readouterr()
+    assert "complete: True" in capsys.readouterr().out
+    ledger = EmbeddedStack.attach(state.endpoint).items("ledger", saga_id)  # read as the stack reads it
+    assert ledger and {entry["status"] for entry in ledger} == {"COMPENSATED"}
+
+
+def test_the_saga_cli_and_the_viewer_attach_to_it(
+    state: running.Running, started: UpProcess, finished: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEPSAGA_STATE_DIR", str(started.state_dir))
+    monkeypatch.delenv("STEPSAGA_ENDPOINT", raising=False)
+    out = io.StringIO()
+    assert saga.main(["list", "--limit", "100"], out=out) == 0
+    assert finished["name"] in out.getvalue()
+
+    names_on_console = {e["name"] for e in get(f"{state.console}/api/executions")["executions"]}
+    assert finished["name"] in names_on_console
+    stack = EmbeddedStack.attach(state.endpoint)
+    server, url = viewer.serve(stack.client, stack.state_machine_arn)
+    try:
+        page = get(f"{url}/api/executions/{finished['name']}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert page["status"] == "SUCCEEDED" and page["outcomes"]["Execution"] == "succeeded"
+
+
+def test_a_second_up_is_refused_before_deploying(
+    started: UpProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def deploy(*args: object) -> int:
+        raise AssertionError("deployed")
+
+    monkeypatch.setattr(up, "serve", deploy)
+    monkeypatch.setenv("STEPSAGA_STATE_DIR", str(started.state_dir))
+    assert up.main([]) == 2
+    assert "already running" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_one_line_and_exit_2_before_deploying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        def deploy(*args: object) -> int:
+            raise AssertionError("deployed")
+
+        monkeypatch.setattr(up, "serve", deploy)
+        monkeypatch.setenv("STEPSAGA_STATE_DIR", str(tmp_path))
+        assert up.main(["--console-port", str(port), "--api-port", "0", "--endpoint-port", "0"]) == 2
+        said = capsys.readouterr().err
+        assert api_server.main(["--port", str(port)]) == 2  # `stepsaga api` checks its port first too
+        assert capsys.readouterr().err == f"stepsaga api: port {port} is in use: {HINT}--port\n"
+        assert said == f"stepsaga up: port {port} (console) is in use: {HINT}--console-port\n"
+
+        process = UpProcess(tmp_path / "cli", "--endpoint-port", str(port))
+        command = [sys.executable, "-m", "stepsaga", "up", *process.options]
+        done = subprocess.run(command, capture_output=True, text=True, env=process.environment(), timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"stepsaga up: port {port} (AWS endpoint) is in use: {HINT}--endpoint-port"
+    ]
+
+
+def test_sigint_stops_it_cleanly_and_frees_its_ports(started: UpProcess, state: running.Running) -> None:
+    """Runs last: it stops the module's ``up``."""
+    assert started.stop() == 0, started.output()
+    ports = [int(url.rsplit(":", 1)[1]) for url in (state.endpoint, state.api, state.console)]
+    assert [port for port in ports if port_in_use(port)] == []
+    assert not (started.state_dir / running.STATE_FILE).exists()
+    printed = (started.state_dir / "up.out").read_text() + (started.state_dir / "up.err").read_text()
+    assert "stepsaga up: stopping" in printed
+    assert "Traceback" not in printed
+    assert "HTTP/1.1" not in printed  # moto's request log is off without --verbose
+    assert '"level"' not in printed  # and the functions' JSON logs went to their file
+    logged = Path(state.functions_log).read_text().splitlines()
+    assert logged and all(json.loads(line)["service"] for line in logged)
