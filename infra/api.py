@@ -1,4 +1,5 @@
-"""The saga HTTP API on API Gateway (REST): every method IAM-authorized and proxied to one
+"""The saga HTTP API on API Gateway (REST): every method IAM-authorized (see ``STEERING`` for
+API-key mode) and proxied to one
 Lambda function (``functions.handlers.api.handler``), with stage throttling, access logs,
 execution logs, X-Ray, request validation and JSON error answers from the gateway itself.
 
@@ -36,6 +37,11 @@ RATE_LIMIT = 50  # requests per second, steady state, for the whole stage
 BURST_LIMIT = 100
 START_RATE_LIMIT = 10  # POST /sagas starts executions: tighter
 START = route("start_saga")
+# Signals that decide a saga's course for whoever sends them. With ``-c stepsaga:apiAuth=api-key``
+# every method takes the shared key (per-client metering for callers that cannot sign), and
+# these take IAM (SigV4) as well: one leaked key must not approve or cancel every saga's gate,
+# and a gate's decision stays attributable to a principal.
+STEERING = frozenset({"approve", "cancel", "set_priority"})
 
 # The gateway's own refusals (auth, throttling, validation, size) in the Lambda's error shape.
 _ERROR_TEMPLATE = json.dumps(
@@ -77,10 +83,10 @@ class SagaApi(Construct):
     """The REST API, its Lambda function and its outputs.
 
     ``sagas`` are the declarations the API starts and steers (their names and steps), looked up
-    in ``state_machines``; ``saga_records`` is the Sagas table (approval gates), ``ledger`` the
-    ledger (read). The resources are created in ``scope`` beside this construct, not under it: their logical
-    IDs stay those the API had before it became a construct, so a deployed API is updated in
-    place rather than replaced.
+    in ``state_machines``; ``saga_records`` is the Sagas table (approval gates), ``ledger_index_arn``
+    the ledger's by-saga index (read). The resources are created in ``scope`` beside this
+    construct, not under it: their logical IDs stay those the API had before it became a
+    construct, so a deployed API is updated in place rather than replaced.
     """
 
     def __init__(
@@ -94,14 +100,15 @@ class SagaApi(Construct):
         layers: Sequence[lambda_.ILayerVersion],
         environment: Mapping[str, str],
         saga_records: ddb.ITable,
-        ledger: ddb.ITable,
+        ledger_index_arn: str,
         api_key_auth: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self._machines = tuple(sagas)
         self._api_key_auth = api_key_auth
+        self._methods: dict[str, apigw.Method] = {}
         self._function = self._api_function(
-            scope, sagas, state_machines, code, layers, environment, saga_records, ledger
+            scope, sagas, state_machines, code, layers, environment, saga_records, ledger_index_arn
         )
         self._rest_api = self._rest(scope, self._machines)
         CfnOutput(scope, OUT_API_URL, value=self._rest_api.url)
@@ -123,8 +130,18 @@ class SagaApi(Construct):
 
     @property
     def api_key_auth(self) -> bool:
-        """True when methods take an API key (``-c stepsaga:apiAuth=api-key``) instead of IAM auth."""
+        """True when methods take an API key (``-c stepsaga:apiAuth=api-key``), and only the
+        ``STEERING`` ones IAM auth as well."""
         return self._api_key_auth
+
+    @property
+    def methods(self) -> Mapping[str, apigw.Method]:
+        """Every method, by operation (a route's handler name)."""
+        return self._methods
+
+    def key_only(self, operation: str) -> bool:
+        """Whether the method takes the API key alone, without IAM auth."""
+        return self._api_key_auth and operation not in STEERING
 
     def _rest(self, scope: Construct, machines: Sequence[str]) -> apigw.RestApi:
         access_logs = defaults.log_group(scope, "SagaApiAccessLogs")
@@ -132,7 +149,12 @@ class SagaApi(Construct):
             scope,
             "SagaApi",
             rest_api_name=f"{Stack.of(scope).stack_name}-sagas",
-            description="Start, inspect and steer stepsaga sagas (IAM auth)",
+            description="Start, inspect and steer stepsaga sagas ("
+            + (
+                "API key on every method; approve, cancel and priority also IAM (SigV4))"
+                if self._api_key_auth
+                else "IAM (SigV4) auth)"
+            ),
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,  # execution logs need the account's API Gateway logging role
             cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
@@ -224,9 +246,10 @@ class SagaApi(Construct):
             model = body_models.get(each.operation)
             required = [f"method.request.header.{name}" for name in each.headers]
             required += [f"method.request.path.{name}" for name in each.parameters]
-            resource(each.path).add_method(
+            self._methods[each.operation] = resource(each.path).add_method(
                 each.method,
                 integration,
+                authorization_type=apigw.AuthorizationType.IAM if each.operation in STEERING else None,
                 request_validator=validate_all if model else validate_parameters,
                 request_models={"application/json": model} if model else None,
                 request_parameters=dict.fromkeys(required, True) or None,
@@ -241,7 +264,7 @@ class SagaApi(Construct):
         layers: Sequence[lambda_.ILayerVersion],
         environment: Mapping[str, str],
         saga_records: ddb.ITable,
-        ledger: ddb.ITable,
+        ledger_index_arn: str,
     ) -> lambda_.Function:
         machine_arns = {name: state_machines[name].state_machine_arn for name in sagas}
         steps = {name: [step.name for step in saga.steps if not step.gate] for name, saga in sagas.items()}
@@ -284,6 +307,16 @@ class SagaApi(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=named)
         )
-        saga_records.grant_read_write_data(function)
-        ledger.grant_read_data(function)
+        # The Sagas table: idempotency claims (functions.api.claims: PutItem, GetItem) and the
+        # saga records (functions.control.records: GetItem, UpdateItem). Never Scan: records hold tokens.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[saga_records.table_arn],
+            )
+        )
+        # Status reads a saga's whole ledger through its index.
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[ledger_index_arn])
+        )
         return function

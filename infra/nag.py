@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from infra import arns
-from statemachines.catalogue import PARENTS
+from infra import arns, defaults
+from statemachines.catalogue import PARENTS, SAGAS
+from statemachines.saga import function_key
 
 if TYPE_CHECKING:
     from infra.api import SagaApi
@@ -53,29 +55,45 @@ def _executions(scope: IConstruct, machine: str) -> str:
 
 
 def _stack_wide(stack: StepSagaStack) -> list[Acknowledged]:
-    artifacts = stack.get_logical_id(stack.artifacts.node.default_child)  # type: ignore[arg-type]
     reasons = {
-        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (
-            "Lambda roles use AWSLambdaBasicExecutionRole only to write their own CloudWatch Logs."
-        ),
-        "IAM5[Resource::*]": (
-            "X-Ray's PutTraceSegments/PutTelemetryRecords (and Step Functions' log delivery actions) "
-            "support no resource-level permissions; no data-plane action uses '*'."
-        ),
-        "IAM5[Action::s3:Abort*]": "CDK's grantPut action group on the artifacts bucket's runs/ prefix only.",
-        "IAM5[Action::s3:DeleteObject*]": (
-            "CDK's grantDelete action group on the artifacts bucket's runs/ prefix only."
-        ),
-        f"IAM5[Resource::<{artifacts}.Arn>/runs/*]": (
-            "Artifacts are keyed runs/<saga_id>/<test_id>.json; ids are only known at run time."
-        ),
         "L1": (
             "Pinned to python3.13 to match the Powertools layer's compiled pydantic-core; "
             "the runtime and the layer are upgraded together."
         ),
         "SQS3": "This queue is itself the dead-letter queue for sagas whose compensation failed.",
     }
-    return [Acknowledged(stack, finding, reason) for finding, reason in reasons.items()]
+    found = [Acknowledged(stack, finding, reason) for finding, reason in reasons.items()]
+    # '*' only where no resource can be named: each role's tracing/log-delivery policy, which
+    # holds those actions and nothing else (infra.defaults.tracing_policy). A data-plane action
+    # on '*' anywhere else is a finding no acknowledgement covers.
+    found += [
+        Acknowledged(
+            policy,
+            "IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* and Step Functions' log "
+            "delivery actions support no resource-level permissions; this policy holds nothing else.",
+        )
+        for policy in stack.node.find_all()
+        if isinstance(policy, iam.Policy) and policy.node.id.endswith(defaults.TRACING)
+    ]
+    artifacts = stack.get_logical_id(stack.artifacts.node.default_child)  # type: ignore[arg-type]
+    writers = {
+        function_key(state): None
+        for saga in SAGAS.values()
+        for step in saga.steps
+        if "artifacts" in step.owns
+        for state in [*step.task_states, *([step.compensation_state] if step.compensation else [])]
+        if not (step.each and state == step.policy_state)
+    }
+    found += [
+        Acknowledged(
+            stack.functions[key].role,  # type: ignore[arg-type]
+            f"IAM5[Resource::<{artifacts}.Arn>/runs/*]",
+            "Artifacts are keyed runs/<saga_id>/<test_id>.json; ids are only known at run time.",
+        )
+        for key in writers
+    ]
+    return found
 
 
 def _parents(stack: StepSagaStack) -> list[Acknowledged]:
@@ -92,13 +110,14 @@ def _parents(stack: StepSagaStack) -> list[Acknowledged]:
 
 
 def _api(api: SagaApi) -> list[Acknowledged]:
-    """The API's findings, scoped to the API and its function."""
+    """The API's findings, scoped to the API, its methods and its function's role."""
     rest, function = api.rest_api, api.function
+    auth = "an API key (approve, cancel, priority: and IAM)" if api.api_key_auth else "IAM (SigV4) auth"
     found = [
         Acknowledged(
             rest,
             "APIG3",
-            "No WAF web ACL: every method requires IAM (SigV4) auth and the stage is "
+            f"No WAF web ACL: every method requires {auth} and the stage is "
             "throttled; attach a web ACL where the account runs one.",
         ),
         Acknowledged(
@@ -108,14 +127,21 @@ def _api(api: SagaApi) -> list[Acknowledged]:
             "API Gateway's account-level logging role uses AWS's managed policy for exactly that.",
         ),
     ]
-    if api.api_key_auth:
-        chosen = "API-key auth was chosen explicitly (-c stepsaga:apiAuth=api-key); IAM is the default"
-        found += [Acknowledged(rest, "APIG4", chosen), Acknowledged(rest, "COG4", chosen)]
-    else:
-        found.append(Acknowledged(rest, "COG4", "Callers are IAM principals (SigV4), not Cognito users."))
+    # Per method, so a method added without auth is a finding of its own.
+    for operation, method in api.methods.items():
+        if api.key_only(operation):
+            chosen = (
+                "API-key auth was chosen explicitly (-c stepsaga:apiAuth=api-key) for callers that "
+                "cannot sign; the steering methods still take IAM"
+            )
+            found += [Acknowledged(method, "APIG4", chosen), Acknowledged(method, "COG4", chosen)]
+        else:
+            found.append(
+                Acknowledged(method, "COG4", "Callers are IAM principals (SigV4), not Cognito users.")
+            )
     found += [
         Acknowledged(
-            function,
+            function.role,  # type: ignore[arg-type]
             _executions(function, name),
             "Executions are named by the client's Idempotency-Key, known only at run time; "
             "only Describe/GetExecutionHistory, on this stack's saga machines.",

@@ -37,6 +37,7 @@ DATA_KINDS = ("scenarios", "tests", "runs", "reports")
 CTX_ALLOW_FAULT_INJECTION = "stepsaga:allowFaultInjection"
 CTX_ALLOWED_PRIVATE_HOSTS = "stepsaga:allowedPrivateHosts"
 CTX_POWERTOOLS_LAYER_VERSION = "stepsaga:powertoolsLayerVersion"
-# Auth: IAM (SigV4) by default; ``-c stepsaga:apiAuth=api-key`` switches every API method to
-# an API key with a usage plan instead (for clients that cannot sign requests).
+# Auth: IAM (SigV4) by default; ``-c stepsaga:apiAuth=api-key`` puts an API key with a usage plan
+# on every method (for clients that cannot sign requests); the steering methods keep IAM as well
+# (infra.api.STEERING).
 CTX_API_AUTH = "stepsaga:apiAuth"

@@ -35,7 +35,7 @@ from functions.common.names import (
     METRIC_NAMESPACE,
     TEST_GENERATION,
 )
-from functions.common.store import KEYS
+from functions.common.store import KEYS, LEDGER_BY_SAGA, LEDGER_KEY, ledger_entry
 from infra import arns, defaults, names
 from infra.api import SagaApi
 from infra.monitoring import SagaAlarms
@@ -48,6 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The Lambda asset is the project root filtered down to the functions/ package, so handler
 # paths read ``functions.handlers.<agent>.handler`` on AWS and in-process alike.
 ASSET_EXCLUDE = ["*", "!functions", "!functions/**", "**/__pycache__", "**/*.pyc"]
+# How each kind of data is undone: scenarios are deleted, tests and runs only marked
+# (INVALID, CLEANED; functions.agents.*.undo); reports are never undone.
+UNDO = {"scenarios": "dynamodb:DeleteItem", "tests": "dynamodb:UpdateItem", "runs": "dynamodb:UpdateItem"}
 POWERTOOLS_LAYER = (
     "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:{version}"
 )
@@ -69,7 +72,14 @@ class StepSagaStack(Stack):
         self.tables = {
             kind: self._table(kind.capitalize(), "saga_id", KEYS[kind]) for kind in names.DATA_KINDS
         }
-        self.ledger = self._table("Ledger", "saga_id", "step")
+        # Keyed <step>#<saga_id> so IAM can hold each step to its own entries (functions.common.store).
+        self.ledger = self._table("Ledger", LEDGER_KEY, None)
+        self.ledger.add_global_secondary_index(
+            index_name=LEDGER_BY_SAGA,
+            partition_key=ddb.Attribute(name="saga_id", type=ddb.AttributeType.STRING),
+            sort_key=ddb.Attribute(name="step", type=ddb.AttributeType.STRING),
+        )
+        self.ledger_index_arn = f"{self.ledger.table_arn}/index/{LEDGER_BY_SAGA}"
         self.sagas = self._table("Sagas", "saga_id", None)
         self.idempotency = self._table("Idempotency", "id", None, ttl="expiration")
         access_logs = s3.Bucket(
@@ -130,7 +140,7 @@ class StepSagaStack(Stack):
         for parent in PARENTS.values():
             self._allow_starting(self.state_machines[parent.name], list(parent.state_machines()))
         for step in (s for saga in SAGAS.values() for s in saga.steps if s.is_callback):
-            self._allow_answering(self._by_handler[step.handler])
+            self._allow_answering(self._by_handler[step.handler], step.handler)
 
         self.state_machine = self.state_machines[TEST_GENERATION]
         self.monitoring = SagaAlarms(
@@ -152,7 +162,7 @@ class StepSagaStack(Stack):
             layers=[self.powertools],
             environment=self._environment,
             saga_records=self.sagas,
-            ledger=self.ledger,
+            ledger_index_arn=self.ledger_index_arn,
             api_key_auth=api_key_auth,
         )
         self.observability = SagaObservability(
@@ -168,8 +178,8 @@ class StepSagaStack(Stack):
         )
         self.observability.grant_audit_read(self.api.function)
         # SagaEvents sends the dead letter of a CompensationFailed saga the reporter did not.
-        self.ledger.grant(self.observability.function, "dynamodb:Query")
-        self.dead_letters.grant_send_messages(self.observability.function)
+        self._read_ledger(self.observability.function)
+        self._allow(self.observability.function, ["sqs:SendMessage"], [self.dead_letters.queue_arn])
         self._grant_dead_letter_claims(self.observability.function)
         CfnOutput(self, f"{names.OUT_TABLE_PREFIX}Audit", value=self.observability.audit_table.table_name)
         CfnOutput(
@@ -181,14 +191,17 @@ class StepSagaStack(Stack):
         return defaults.table(self, f"{name}Table", partition, sort, ttl=ttl)
 
     # -- functions ---------------------------------------------------------------------------
+    # Each function is granted what its code calls, on the items it may touch; the declared
+    # allow-list (infra/permissions.py) is what tests/infra/test_permissions.py holds them to.
     def _saga_functions(self, saga: Saga) -> None:
         for step in saga.steps:
             for state, handler in step.task_states.items():
                 fn = self._function(state, handler, step.timeout_seconds)
                 if step.each is not None and handler == step.each.policy_handler:
                     # The policy compares generated tests with recorded runs: read-only.
-                    for kind in ("tests", "runs"):
-                        self.tables[kind].grant_read_data(fn)
+                    if self._once(fn, "policy"):
+                        for kind in ("tests", "runs"):
+                            self._allow(fn, ["dynamodb:Query"], [self.tables[kind].table_arn])
                     continue
                 self._grant_forward(fn, step)
             if step.compensation:
@@ -198,20 +211,40 @@ class StepSagaStack(Stack):
                 self._grant_compensation(undo, step)
         reporter = self._function(REPORT_COMPENSATION_FAILURE, saga.failure_reporter, 60)
         if self._once(reporter, "reporter"):
-            self.ledger.grant_read_data(reporter)
-            self.dead_letters.grant_send_messages(reporter)
+            self._read_ledger(reporter)
+            self._allow(reporter, ["sqs:SendMessage"], [self.dead_letters.queue_arn])
             self._grant_dead_letter_claims(reporter)
+
+    def _allow(
+        self,
+        fn: lambda_.IFunction,
+        actions: list[str],
+        resources: list[str],
+        conditions: dict[str, Any] | None = None,
+    ) -> None:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions)
+        )
+
+    def _allow_items(
+        self, fn: lambda_.IFunction, table: ddb.ITable, actions: list[str], leading: str
+    ) -> None:
+        """``actions`` on the items of ``table`` whose partition key starts with ``leading``."""
+        self._allow(
+            fn,
+            actions,
+            [table.table_arn],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{leading}*"]}},
+        )
+
+    def _read_ledger(self, fn: lambda_.IFunction) -> None:
+        """Every step's entries of a saga, through the index: read-only, and no agent has it."""
+        self._allow(fn, ["dynamodb:Query"], [self.ledger_index_arn])
 
     def _grant_dead_letter_claims(self, fn: lambda_.IFunction) -> None:
         """Read and write the "dead letter sent" claims, and no other Idempotency item."""
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem"],
-                resources=[self.idempotency.table_arn],
-                conditions={
-                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{DEAD_LETTER_CLAIM_PREFIX}*"]}
-                },
-            )
+        self._allow_items(
+            fn, self.idempotency, ["dynamodb:GetItem", "dynamodb:PutItem"], DEAD_LETTER_CLAIM_PREFIX
         )
 
     def _function(self, state: str, handler: str, timeout_seconds: int) -> lambda_.Function:
@@ -245,41 +278,72 @@ class StepSagaStack(Stack):
         return True
 
     def _grant_forward(self, fn: lambda_.Function, step: Step) -> None:
-        """A forward step writes its own data and the ledger, and reads what it declares."""
+        """What a forward step's code calls: its own ledger entries (``SagaStore.record``, in
+        transactions of UpdateItem on the entry and PutItem on its data), puts of the data it
+        owns, and reads of the data it declares (Query; one item by GetItem for a Map item)."""
         if not self._once(fn, "forward"):
             return
         if step.gate:
-            self.sagas.grant_read_write_data(fn)
+            # The gate only stores its task token with the saga (SagaRecords.await_approval).
+            self._allow(fn, ["dynamodb:UpdateItem"], [self.sagas.table_arn])
             return
-        self.ledger.grant_read_write_data(fn)
-        self.idempotency.grant_read_write_data(fn)
+        item_task = step.each is not None
+        self._allow_items(fn, self.ledger, ["dynamodb:UpdateItem"], ledger_entry(step.name, ""))
         for kind in step.owns:
             if kind == "artifacts":
-                self.artifacts.grant_put(fn, "runs/*")
-            elif kind == "sagas":
-                self.sagas.grant_read_write_data(fn)
+                # A fenced attempt of the whole step deletes what it put (agents.execution.run).
+                actions = ["s3:PutObject"] if item_task else ["s3:PutObject", "s3:DeleteObject"]
+                self._allow(fn, actions, [self.artifacts.arn_for_objects("runs/*")])
             else:
-                self.tables[kind].grant_read_write_data(fn)
+                self._allow(fn, ["dynamodb:PutItem"], [self.tables[kind].table_arn])
         for kind in step.reads:
-            (self.sagas if kind == "sagas" else self.tables[kind]).grant_read_data(fn)
+            if kind == "sagas":
+                self._read_priority(fn)
+            else:
+                read = "dynamodb:GetItem" if item_task else "dynamodb:Query"
+                self._allow(fn, [read], [self.tables[kind].table_arn])
+        if step.is_callback:
+            # Powertools idempotency records, keyed <state>#<hash> (functions.handlers.base);
+            # a callback step's state is its name.
+            self._allow_items(
+                fn,
+                self.idempotency,
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                f"{step.name}#",
+            )
+
+    def _read_priority(self, fn: lambda_.Function) -> None:
+        """A saga's priority and nothing else of its record: never the approval task token."""
+        self._allow(
+            fn,
+            ["dynamodb:GetItem"],
+            [self.sagas.table_arn],
+            {
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["saga_id", "priority"]},
+                "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+            },
+        )
 
     def _grant_compensation(self, fn: lambda_.Function, step: Step) -> None:
-        """A compensation reads the ledger and undoes only the data its step owns."""
+        """What a compensation's code calls: fence and close its step's ledger entries
+        (UpdateItem; GetItem when already closed), then delete or mark what the step made."""
         if not self._once(fn, "compensation"):
             return
-        self.ledger.grant_read_write_data(fn)
+        self._allow_items(
+            fn, self.ledger, ["dynamodb:UpdateItem", "dynamodb:GetItem"], ledger_entry(step.name, "")
+        )
         for kind in step.owns:
             if kind == "artifacts":
-                self.artifacts.grant_delete(fn, "runs/*")
-                fn.add_to_role_policy(  # list the saga's own prefix: sweep what the ledger may lack
-                    iam.PolicyStatement(
-                        actions=["s3:ListBucket"],
-                        resources=[self.artifacts.bucket_arn],
-                        conditions={"StringLike": {"s3:prefix": ["runs/*"]}},
-                    )
+                self._allow(fn, ["s3:DeleteObject"], [self.artifacts.arn_for_objects("runs/*")])
+                # List the saga's own prefix: sweep what the ledger may lack.
+                self._allow(
+                    fn,
+                    ["s3:ListBucket"],
+                    [self.artifacts.bucket_arn],
+                    {"StringLike": {"s3:prefix": ["runs/*"]}},
                 )
             else:
-                self.tables[kind].grant(fn, "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
+                self._allow(fn, [UNDO[kind]], [self.tables[kind].table_arn])
 
     # -- state machines ------------------------------------------------------------------------
     def _state_machine(self, name: str, definition: dict[str, Any]) -> None:
@@ -302,9 +366,27 @@ class StepSagaStack(Stack):
             definition_body=sfn.DefinitionBody.from_string(text),
             definition_substitutions=substitutions,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
+        # Logs and traces set on the resource, their '*' actions in a policy of their own:
+        # CDK's ``logs=``/``tracing_enabled=`` would put them in the role's default policy.
+        cfn = machine.node.default_child
+        assert isinstance(cfn, sfn.CfnStateMachine)
+        cfn.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
+        cfn.logging_configuration = sfn.CfnStateMachine.LoggingConfigurationProperty(
+            destinations=[
+                sfn.CfnStateMachine.LogDestinationProperty(
+                    cloud_watch_logs_log_group=sfn.CfnStateMachine.CloudWatchLogsLogGroupProperty(
+                        log_group_arn=log_group.log_group_arn
+                    )
+                )
+            ],
+            include_execution_data=True,
+            level="ALL",
+        )
+        delivery = defaults.tracing_policy(
+            self, f"{construct_id}StateMachine{defaults.TRACING}", machine.role, defaults.MACHINE_DELIVERY
+        )
+        cfn.node.add_dependency(delivery)  # the machine validates its log delivery when created
         for key, arn in substitutions.items():
             if key in self.functions:
                 machine.add_to_role_policy(
@@ -357,13 +439,20 @@ class StepSagaStack(Stack):
             )
         )
 
-    def _allow_answering(self, fn: lambda_.Function) -> None:
-        """The callback agent answers its own task tokens, for the machines that call it."""
+    def _allow_answering(self, fn: lambda_.Function, handler: str) -> None:
+        """The callback agent answers its own task token, on the machines that call it only.
+
+        IAM cannot tell one token from another: an agent holding this may answer any task of
+        those machines *whose token it has*. So no token is ever readable by an agent: the
+        approval gate's is in the Sagas table, of which agents read only the priority.
+        """
         if not self._once(fn, "answer"):
             return
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-                resources=[arns.machine_arn(self, saga.name) for saga in SAGAS.values()],
-            )
+        callers = [
+            s.name for s in SAGAS.values() if any(t.handler == handler and t.is_callback for t in s.steps)
+        ]
+        self._allow(
+            fn,
+            ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+            [arns.machine_arn(self, name) for name in callers],
         )

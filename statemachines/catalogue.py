@@ -46,7 +46,7 @@ EXECUTION = Step(
     heartbeat_seconds=2 * MINUTE,
     retry=RetryPolicy(max_attempts=2, interval_seconds=5),
     owns=("runs", "artifacts"),
-    reads=("tests", "sagas"),
+    reads=("tests", "runs", "sagas"),  # runs: a retry resumes after what is recorded
 )
 OBSERVATION = Step(
     name="Observation",
@@ -64,7 +64,7 @@ ANALYSIS = Step(
     timeout_seconds=5 * MINUTE,
     retry=RetryPolicy(max_attempts=3, interval_seconds=1),
     owns=("reports",),
-    reads=("tests", "runs"),
+    reads=("tests", "runs", "reports"),  # reports: Observation's
 )
 EVOLUTION = Step(
     name="Evolution",

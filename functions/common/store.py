@@ -4,6 +4,12 @@ Every forward write goes through ``SagaStore.record``: the items and the ledger 
 names them are written in one DynamoDB transaction, so the ledger never disagrees with the
 data. The ledger entry is also the fence: once a compensation has started for a step, a
 late attempt of that step (a zombie whose task timed out) can no longer write.
+
+A ledger entry is keyed ``<step>#<saga_id>`` (``ledger_entry``), not (saga_id, step): IAM
+sees only a partition key (``dynamodb:LeadingKeys``), so with the step leading it each
+step's function and its compensation are granted their own step's entries and no other
+(docs/ARCHITECTURE.md, "Least privilege"). Readers of a whole saga's ledger query the
+``by_saga`` index (saga_id, step).
 """
 
 from __future__ import annotations
@@ -35,6 +41,20 @@ KEYS: dict[str, str] = {
 }
 
 ACTIVE, COMPENSATING, COMPENSATED = "ACTIVE", "COMPENSATING", "COMPENSATED"
+LEDGER_KEY = "entry"  # the ledger's partition key: ``ledger_entry(step, saga_id)``
+LEDGER_BY_SAGA = "by_saga"  # the ledger's index: partition saga_id, sort step
+
+
+def ledger_entry(step: str, saga_id: str) -> str:
+    """A ledger entry's key. Step names are PascalCase (no ``#``), so ``<step>#*`` matches
+    that step's entries only."""
+    return f"{step}#{saga_id}"
+
+
+def _ledger_key(saga_id: str, step: str) -> dict[str, Any]:
+    return {LEDGER_KEY: {"S": ledger_entry(step, saga_id)}}
+
+
 # Items per transaction: the ledger update plus a chunk of items stays under DynamoDB's 100.
 CHUNK = 50
 _CONFLICT_RETRIES = 5
@@ -116,9 +136,14 @@ class DynamoSagaStore:
             self._transact([self._ledger_add(saga_id, step, "artifacts", chunk)], saga_id, step)
 
     def _ledger_add(self, saga_id: str, step: str, kind: str, ids: list[str]) -> dict[str, Any]:
-        names = {"#s": "status", "#u": "updated_at"}
-        values: dict[str, Any] = {":active": {"S": ACTIVE}, ":now": {"N": str(int(time.time() * 1000))}}
-        expression = "SET #s = :active, #u = :now"
+        names = {"#s": "status", "#u": "updated_at", "#step": "step"}
+        values: dict[str, Any] = {
+            ":active": {"S": ACTIVE},
+            ":now": {"N": str(int(time.time() * 1000))},
+            ":saga": {"S": saga_id},
+            ":step": {"S": step},
+        }
+        expression = "SET #s = :active, #u = :now, saga_id = :saga, #step = :step"
         if ids:
             names["#k"] = f"created_{kind}"
             values[":ids"] = {"SS": ids}
@@ -126,7 +151,7 @@ class DynamoSagaStore:
         return {
             "Update": {
                 "TableName": self._ledger,
-                "Key": {"saga_id": {"S": saga_id}, "step": {"S": step}},
+                "Key": _ledger_key(saga_id, step),
                 "UpdateExpression": expression,
                 # The fence: no forward write once this step's compensation has begun.
                 "ConditionExpression": "attribute_not_exists(#s) OR #s = :active",
@@ -168,16 +193,21 @@ class DynamoSagaStore:
         return from_item(response["Item"]) if "Item" in response else None
 
     def ledger(self, saga_id: str) -> dict[str, dict[str, Any]]:
-        return {entry["step"]: entry for entry in self._query(self._ledger, saga_id)}
+        """Every step's entry. From the index, so eventually consistent (within a second):
+        its readers (status, the failure report) tolerate an entry a moment old; the steps
+        themselves only ever touch their own entry, by key, consistently."""
+        entries = self._query(self._ledger, saga_id, index=LEDGER_BY_SAGA)
+        return {entry["step"]: entry for entry in entries}
 
-    def _query(self, table: str, saga_id: str) -> list[dict[str, Any]]:
+    def _query(self, table: str, saga_id: str, index: str | None = None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         paginator = self._ddb.get_paginator("query")
+        where = {"IndexName": index} if index else {"ConsistentRead": True}  # an index reads only eventually
         pages = paginator.paginate(
             TableName=table,
             KeyConditionExpression="saga_id = :s",
             ExpressionAttributeValues={":s": {"S": saga_id}},
-            ConsistentRead=True,
+            **where,
         )
         for page in pages:
             found.extend(from_item(i) for i in page["Items"])
@@ -190,17 +220,22 @@ class DynamoSagaStore:
         A step that never wrote gets an entry too, already fenced, so nothing it might still
         write later can escape the rollback.
         """
-        key = {"saga_id": {"S": saga_id}, "step": {"S": step}}
+        key = _ledger_key(saga_id, step)
         try:
             # One conditional write: the entry it returns is exactly what was fenced, so a
             # late write cannot slip in between reading the ledger and closing it.
             response = self._ddb.update_item(
                 TableName=self._ledger,
                 Key=key,
-                UpdateExpression="SET #s = :compensating",
+                UpdateExpression="SET #s = :compensating, saga_id = :saga, #step = :step",
                 ConditionExpression="attribute_not_exists(#s) OR #s IN (:active, :compensating)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":compensating": {"S": COMPENSATING}, ":active": {"S": ACTIVE}},
+                ExpressionAttributeNames={"#s": "status", "#step": "step"},
+                ExpressionAttributeValues={
+                    ":compensating": {"S": COMPENSATING},
+                    ":active": {"S": ACTIVE},
+                    ":saga": {"S": saga_id},
+                    ":step": {"S": step},
+                },
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -215,7 +250,7 @@ class DynamoSagaStore:
         try:
             self._ddb.update_item(
                 TableName=self._ledger,
-                Key={"saga_id": {"S": saga_id}, "step": {"S": step}},
+                Key=_ledger_key(saga_id, step),
                 UpdateExpression="SET #s = :done, undone = :undone, #u = :now ADD compensation_count :one",
                 ConditionExpression="#s = :compensating",
                 ExpressionAttributeNames={"#s": "status", "#u": "updated_at"},

@@ -42,7 +42,16 @@ class SagaRecords:
         return {k: record[k] for k in PUBLIC_FIELDS if k in record}
 
     def priority(self, saga_id: str) -> str:
-        return str((self.get(saga_id) or {}).get("priority", DEFAULT_PRIORITY))
+        """The priority alone: agents may read no other attribute (the task token is a capability;
+        their IAM policy allows GetItem of ``saga_id`` and ``priority`` only)."""
+        response = self._ddb.get_item(
+            TableName=self._table,
+            Key={"saga_id": {"S": saga_id}},
+            ProjectionExpression="#p",
+            ExpressionAttributeNames={"#p": "priority"},
+            ConsistentRead=True,
+        )
+        return str(from_item(response.get("Item") or {}).get("priority", DEFAULT_PRIORITY))
 
     def await_approval(self, saga_id: str, execution_arn: str, token: str) -> None:
         self._ddb.update_item(

@@ -45,6 +45,8 @@ def once_per_state(step: Step, context: Any, work: Callable[[], dict[str, Any]])
         data_keyword_argument="key",
         persistence_store=_persistence(step.settings.idempotency_table),
         config=config,
+        # Records keyed <state>#<hash>: IAM holds each function to its own (infra/stack.py).
+        key_prefix=step.ctx.state,
     )
     def _once(key: dict[str, str]) -> dict[str, Any]:
         return work()

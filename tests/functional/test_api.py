@@ -981,12 +981,13 @@ def test_the_rest_api_is_iam_authorized_throttled_logged_and_validated(api_assem
         function["Environment"]["Variables"]
     )
     role = function["Role"]["Fn::GetAtt"][0]
-    [policy] = [p for p in of("AWS::IAM::Policy").values() if {"Ref": role} in p["Roles"]]
-    for statement in policy["PolicyDocument"]["Statement"]:
+    # The role's grants, and its X-Ray policy (infra.defaults.tracing_policy).
+    policies = [p for p in of("AWS::IAM::Policy").values() if {"Ref": role} in p["Roles"]]
+    for statement in (s for policy in policies for s in policy["PolicyDocument"]["Statement"]):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if any(a.startswith(("states:", "dynamodb:")) for a in actions):
             assert statement["Resource"] != "*" and "*" not in statement["Resource"], statement
-    text = json.dumps(policy["PolicyDocument"])
+    text = json.dumps([policy["PolicyDocument"] for policy in policies])
     assert "SagasTable" in text and "LedgerTable" in text and "ScenariosTable" not in text
     assert OUT_API_URL in template["Outputs"] and function_id.startswith("ApiFunction")
 
