@@ -4,6 +4,7 @@ each other's data."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -13,6 +14,10 @@ import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads
 from stepsaga.cli.demo_site import DemoSite, demo_request
 from stepsaga.embedded import EmbeddedStack
 from stepsaga.embedded.patches import stepfunctions
+
+# Never ask the instance metadata address for credentials: no test may reach beyond loopback,
+# and a target that needs real credentials (--target aws) must find them in the environment.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -136,7 +136,7 @@ def _matches(error: str, equals: Sequence[str]) -> bool:
     return False
 
 
-def _first_match(rules: Sequence[Mapping[str, Any]], error: str) -> int | None:
+def first_match(rules: Sequence[Mapping[str, Any]], error: str) -> int | None:
     for index, rule in enumerate(rules):
         if _matches(error, rule.get("ErrorEquals", [])):
             return index
@@ -154,7 +154,7 @@ def _retry_delay(retrier: Mapping[str, Any], done: int) -> float:
 def attempts_to_exhaust(state: Mapping[str, Any], error: str) -> int:
     """How many attempts raising ``error`` it takes before the state's Catch applies."""
     retry = state.get("Retry", [])
-    index = _first_match(retry, error)
+    index = first_match(retry, error)
     if index is None:
         return 1
     return 1 + int(retry[index].get("MaxAttempts", _DEFAULT_MAX_ATTEMPTS))
@@ -238,7 +238,7 @@ class _Walk:
                 error = queue.pop(0)
             if error is None:
                 return False, None
-            index = _first_match(retry, error)
+            index = first_match(retry, error)
             if index is not None and used[index] < int(
                 retry[index].get("MaxAttempts", _DEFAULT_MAX_ATTEMPTS)
             ):
@@ -247,7 +247,7 @@ class _Walk:
                 attempt += 1
                 continue
             catch = state.get("Catch", [])
-            target = _first_match(catch, error)
+            target = first_match(catch, error)
             if target is None:
                 return True, error
             return False, str(catch[target]["Next"])

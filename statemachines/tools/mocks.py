@@ -14,8 +14,8 @@ a call the declaration does not predict fails the case; Map iterations share one
 task, so which item gets which answer is the engine's choice, and the cases do not depend on it.
 
 Cases are engine-neutral (``MockCase.as_dict``): ``localstack_config`` writes them as an
-``SFN_MOCK_CONFIG`` file for LocalStack (or Step Functions Local), and the same cases are
-meant as the input for AWS's TestState API. ``observe`` reads an execution's history into
+``SFN_MOCK_CONFIG`` file for LocalStack (or Step Functions Local), and ``teststate.walk``
+runs the same cases on AWS's TestState API. ``observe`` reads an execution's history into
 what a case expects, whichever engine ran it.
 
 Not every path can be mocked: a Map fails as a whole only on a ``States.*`` error (its
