@@ -311,6 +311,32 @@ def test_lambda_handler_error_is_reported_as_the_runtime_does(aws: Aws) -> None:
     assert isinstance(payload["stackTrace"], list)
 
 
+def test_lambda_error_names_the_request_and_only_the_handlers_frames_under_var_task(aws: Aws) -> None:
+    aws.function("boom", "boom")
+    response = aws.lam.invoke(FunctionName="boom", Payload=json.dumps({"why": "testing"}))
+    payload = json.loads(response["Payload"].read())
+    assert list(payload) == ["errorMessage", "errorType", "requestId", "stackTrace"]
+    assert str(uuid.UUID(payload["requestId"])) == payload["requestId"]
+    assert payload["stackTrace"], "the handler's frames"
+    assert all(
+        frame.startswith('  File "/var/task/tests/functional/handlers_for_tests.py"')
+        for frame in payload["stackTrace"]
+    ), payload["stackTrace"]
+
+
+def test_lambda_result_in_bytes_is_passed_through(aws: Aws) -> None:
+    aws.lam.create_function(
+        FunctionName="bytes",
+        Runtime="python3.13",
+        Role=ROLE,
+        Handler="tests.conformance.handlers.large_bytes",
+        Code={"ZipFile": _zip()},
+    )
+    payload = aws.lam.invoke(FunctionName="bytes", Payload=b"{}")["Payload"].read()
+    assert payload[:3] == b"aaa"
+    assert len(payload) > 256 * 1024
+
+
 def test_lambda_event_invoke_returns_at_once_and_runs_on_a_thread(aws: Aws) -> None:
     aws.function("slow", "slow")
     response = aws.lam.invoke(FunctionName="slow", InvocationType="Event", Payload=json.dumps({"n": 7}))
@@ -418,6 +444,37 @@ def test_wait_state_is_skipped_not_slept(aws: Aws) -> None:
     assert run.status == "SUCCEEDED"
     assert clock.skipped - skipped == pytest.approx(1.0)
     assert run.seconds < 0.9
+
+
+def test_a_wait_past_the_execution_timeout_times_the_execution_out(aws: Aws) -> None:
+    definition = {
+        "TimeoutSeconds": 5,
+        "StartAt": "Pause",
+        "States": {"Pause": {"Type": "Wait", "Seconds": 60, "End": True}},
+    }
+    machine = aws.sfn.create_state_machine(
+        name="wait-deadline", definition=json.dumps(definition), roleArn=ROLE
+    )
+    run = aws.run(machine["stateMachineArn"])
+    assert run.status == "TIMED_OUT"
+    assert [event["type"] for event in run.events] == [
+        "ExecutionStarted",
+        "WaitStateEntered",
+        "ExecutionTimedOut",
+    ]
+    assert run.seconds < 2  # the Wait skipped to the deadline, not slept
+
+
+def test_a_wait_within_the_execution_timeout_ends_as_usual(aws: Aws) -> None:
+    definition = {
+        "TimeoutSeconds": 60,
+        "StartAt": "Pause",
+        "States": {"Pause": {"Type": "Wait", "Seconds": 59, "End": True}},
+    }
+    machine = aws.sfn.create_state_machine(
+        name="wait-in-time", definition=json.dumps(definition), roleArn=ROLE
+    )
+    assert aws.run(machine["stateMachineArn"]).status == "SUCCEEDED"
 
 
 # --- stepfunctions: callbacks that finish before the waiter listens -------------------------------
@@ -599,12 +656,6 @@ def test_token_of_a_heartbeat_timed_out_attempt_is_expired(aws: Aws) -> None:
     assert run.details(run.of_type("TaskTimedOut")[0])["error"] == "States.Timeout"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adapter gap: install_token_per_attempt expires a token only when a retry starts or on "
-    "a heartbeat timeout; an attempt that hits TimeoutSeconds and is caught (no retry) keeps a "
-    "live token that still accepts SendTaskHeartbeat",
-)
 def test_token_of_a_timed_out_attempt_is_expired(aws: Aws) -> None:
     _, stalled, _ = _stall_then_wait(aws, "timeout-expiry", TimeoutSeconds=300)
     with pytest.raises(ClientError) as raised:
@@ -880,3 +931,163 @@ def test_unnamed_executions_are_named_with_a_uuid(aws: Aws) -> None:
     names = [str(uuid.UUID(arn.rsplit(":", 1)[1])) for arn in (first, second)]
     assert names[0] != names[1]
     assert [aws.wait(arn).status for arn in (first, second)] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+# --- stepfunctions: task tokens answered while another execution starts ---------------------------
+def test_send_task_skips_an_execution_that_has_no_environment_yet(aws: Aws) -> None:
+    from moto.stepfunctions.responses import get_backend
+
+    agent = aws.function("agent", "callback")
+    machine = aws.machine("starting", {"Work": _callback_task(agent, {"mode": "none"})})
+    execution = aws.start(machine)
+    token = _until(lambda: handlers.TOKENS, what="the token")[0]
+    worker = get_backend(ACCOUNT, REGION).describe_execution(execution).exec_worker
+    env, worker.env = worker.env, None  # as an execution whose definition is still being parsed
+    try:
+        for send in (
+            lambda: aws.sfn.send_task_heartbeat(taskToken=token),
+            lambda: aws.sfn.send_task_success(taskToken=token, output="{}"),
+            lambda: aws.sfn.send_task_failure(taskToken=token, error="E"),
+        ):
+            with pytest.raises(ClientError) as raised:
+                send()
+            assert raised.value.response["Error"]["Code"] == "InvalidToken"
+    finally:
+        worker.env = env
+    aws.sfn.send_task_success(taskToken=token, output=json.dumps({"answered": True}))
+    assert aws.wait(execution).output == {"answered": True}
+
+
+# --- stepfunctions: what a failed iteration or branch hands to its Map or Parallel ----------------
+def test_a_timeout_crosses_a_parallel_as_states_timeout(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    work = _callback_task(agent, {"mode": "none"}, TimeoutSeconds=300)
+    machine = aws.machine(
+        "timeout-through-parallel",
+        {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [{"StartAt": "Work", "States": {"Work": work}}],
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Caught"}],
+                "Next": "Caught",
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    )
+    stepfunctions.TIME.factor = 0.001  # 300 s -> 0.3 s
+    run = aws.run(machine)
+    assert run.status == "SUCCEEDED"
+    assert run.output["Error"] == "States.Timeout"
+
+
+def test_a_null_error_crosses_a_parallel_as_null(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    machine = aws.machine(
+        "null-through-parallel",
+        {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [
+                    {"StartAt": "Work", "States": {"Work": _callback_task(agent, {"mode": "none"})}}
+                ],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "Next": "Caught",
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    )
+    execution = aws.start(machine)
+    token = _until(lambda: handlers.TOKENS, what="the token")[0]
+    aws.sfn.send_task_failure(taskToken=token)
+    assert aws.wait(execution).output == {"Error": None, "Cause": None}
+
+
+# --- stepfunctions: what lambda:invoke reports of the Lambda service's errors ----------------------
+def test_a_missing_function_is_named_as_its_latest_version(aws: Aws) -> None:
+    missing = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:missing"
+    invoke = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    machine = aws.machine("missing-function", {"Work": {**invoke, "Parameters": {"FunctionName": missing}}})
+    run = aws.run(machine)
+    failed = run.details(run.last)
+    assert failed["error"] == "Lambda.ResourceNotFoundException"
+    assert failed["cause"].startswith(f"Function not found: {missing}:$LATEST (Service: AWSLambda; ")
+
+
+# --- stepfunctions: aborts, and nothing recorded after a timeout or the end -----------------------
+def test_a_failed_branch_aborts_its_running_sibling(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    waits = {"StartAt": "Waits", "States": {"Waits": _callback_task(agent, {"mode": "none"})}}
+    fails = {"StartAt": "Fails", "States": {"Fails": _callback_task(agent, {"mode": "none"})}}
+    machine = aws.machine(
+        "aborted-sibling", {"Both": {"Type": "Parallel", "Branches": [waits, fails], "End": True}}
+    )
+    execution = aws.start(machine)
+    tokens = _until(lambda: len(handlers.TOKENS) == 2 and list(handlers.TOKENS), what="both tokens")
+    aws.sfn.send_task_failure(taskToken=tokens[0], error="Failed")
+    run = aws.wait(execution)
+    types = [event["type"] for event in run.events]
+    assert run.status == "FAILED"
+    assert types[-4:] == ["TaskStateAborted", "TaskStateAborted", "ParallelStateFailed", "ExecutionFailed"]
+    with pytest.raises(ClientError):  # the sibling was stopped: its token answers nothing
+        aws.sfn.send_task_success(taskToken=tokens[1], output="{}")
+    assert [event["type"] for event in aws.wait(execution).events] == types
+
+
+def test_a_failed_iteration_aborts_its_running_siblings(aws: Aws) -> None:
+    agent = aws.function("agent", "callback")
+    machine = aws.machine(
+        "aborted-iterations",
+        {
+            "Items": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "Work",
+                    "States": {"Work": _callback_task(agent, {"mode": "none"})},
+                },
+                "End": True,
+            }
+        },
+    )
+    execution = aws.start(machine, {"items": [1, 2, 3]})
+    tokens = _until(lambda: len(handlers.TOKENS) == 3 and list(handlers.TOKENS), what="three tokens")
+    aws.sfn.send_task_failure(taskToken=tokens[0], error="Failed")
+    run = aws.wait(execution)
+    types = [event["type"] for event in run.events]
+    assert run.status == "FAILED"
+    assert types.count("MapIterationAborted") == 2
+    assert types.count("TaskStateAborted") == 3  # the failed task and its two siblings
+    assert (
+        types.index("MapIterationFailed") < types.index("MapIterationAborted") < types.index("MapStateFailed")
+    )
+    assert types[-2:] == ["MapStateFailed", "ExecutionFailed"]
+
+
+def test_a_result_after_its_task_timed_out_is_not_recorded(aws: Aws) -> None:
+    slow = aws.function("slow", "slow")
+    agent = aws.function("agent", "callback")
+    catch = [{"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Waits"}]
+    machine = aws.machine(
+        "late-result",
+        {
+            "Slow": {"Type": "Task", "Resource": slow, "TimeoutSeconds": 1, "Catch": catch, "Next": "Waits"},
+            "Waits": _callback_task(agent, {"mode": "none"}),
+        },
+    )
+    execution = aws.start(machine, {"n": 1})
+    token = _until(lambda: handlers.TOKENS, what="the task after the timeout")[0]
+    handlers.RELEASE.set()  # the function returns now, while the execution still runs
+    _until(lambda: handlers.ASYNC_DONE, what="the late function")
+    time.sleep(0.3)
+    aws.sfn.send_task_success(taskToken=token, output="{}")
+    types = [event["type"] for event in aws.wait(execution).events]
+    assert "TaskStateEntered" in types
+    assert "LambdaFunctionSucceeded" not in types, types
+
+
+# --- stepfunctions_api: DescribeExecution ---------------------------------------------------------
+def test_describe_execution_answers_a_string_output_as_json_text(aws: Aws) -> None:
+    machine = aws.machine("string-output", {"Done": {"Type": "Pass", "Result": "done", "End": True}})
+    execution = aws.start(machine)
+    aws.wait(execution)
+    assert aws.sfn.describe_execution(executionArn=execution)["output"] == '"done"'

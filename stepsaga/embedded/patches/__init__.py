@@ -11,7 +11,7 @@ pins the source of every moto, botocore or werkzeug function it replaces or copi
 ``tests/functional/test_upgrade_guard.py`` names what to re-check when an upgrade changes one.
 
     awslambda       in-process invoke, per-thread environment, the Lambda context
-    stepfunctions   callbacks and task tokens, errors, nested executions, the clock, completion
+    stepfunctions   callbacks and task tokens, errors, aborts, nested executions, the clock, completion
     cloudformation  state machines with their substitutions, versions and aliases
     dynamodb        atomic transactions, serialised conditional writes, partition queries
     moto_core       request routing, request ids, WSGI environ (speed only)
@@ -47,6 +47,10 @@ def install() -> None:
     stepfunctions.install_async_lambda_invoke()
     stepfunctions.install_token_per_attempt()
     stepfunctions.install_task_errors()
+    stepfunctions.install_lambda_errors()
+    stepfunctions.install_executions_with_environment()
+    stepfunctions.install_branch_failures()
+    stepfunctions.install_aborts()
     _install_speedups()
     dynamodb.install_transactions()
     stepfunctions.install_completion_events()

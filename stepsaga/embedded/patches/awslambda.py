@@ -7,12 +7,16 @@ import importlib
 import json
 import logging
 import os
+import site
+import sys
+import sysconfig
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from stepsaga.embedded.patches.guard import Pinned, replace
@@ -143,15 +147,42 @@ def call_in_process(function: Any, event: Any) -> tuple[Any, bool]:
     }
     with _lock:
         INVOCATIONS[function.function_name] = INVOCATIONS.get(function.function_name, 0) + 1
+    context = LambdaContext.of(function)
     with environ.overlay(variables):
         try:
-            return resolve_handler(function.handler)(event, LambdaContext.of(function)), False
+            return resolve_handler(function.handler)(event, context), False
         except Exception as error:  # the Lambda runtime's contract: report, don't raise
-            return {
-                "errorType": type(error).__name__,
-                "errorMessage": str(error),
-                "stackTrace": traceback.format_exception(error)[-3:],
-            }, True
+            return runtime_error(error, context.aws_request_id, function.handler), True
+
+
+def runtime_error(error: BaseException, request_id: str, handler: str) -> dict[str, Any]:
+    """An unhandled error as the Python runtime reports it: the handler's frames on (none of this
+    module's), with the paths the function's code has on Lambda."""
+    frames = traceback.extract_tb(error.__traceback__)[1:]  # [0] is call_in_process
+    for frame in frames:
+        frame.filename = _lambda_path(frame.filename, handler)
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
+def _lambda_path(filename: str, handler: str) -> str:
+    """Where a source file is on Lambda: the function's code (and the dependencies bundled with it)
+    under /var/task, the standard library under /var/lang."""
+    path = Path(filename)
+    package = sys.modules.get(handler.split(".")[0])
+    roots = [Path(p).parent for p in getattr(package, "__path__", [])]  # the code root holds the package
+    roots += [Path(p) for p in site.getsitepackages()]
+    for root in roots:
+        if path.is_relative_to(root):
+            return f"/var/task/{path.relative_to(root).as_posix()}"
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    if path.is_relative_to(stdlib):
+        return f"/var/lang/lib/{stdlib.name}/{path.relative_to(stdlib).as_posix()}"
+    return filename
 
 
 def _call_async(function: Any, event: Any) -> None:
@@ -179,6 +210,8 @@ def install_inprocess_invoke() -> None:
         result, errored = call_in_process(function, event)
         if errored:
             response_headers["x-amz-function-error"] = "Unhandled"
+        if isinstance(result, bytes):  # the runtime passes bytes through as the response
+            return result
         return json.dumps(result).encode()
 
     replace(LambdaSimpleBackend, "invoke", invoke)

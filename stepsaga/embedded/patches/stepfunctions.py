@@ -1,5 +1,6 @@
-"""Step Functions as AWS runs the sagas: callbacks and task tokens, errors and causes, nested
-executions, a clock tests can skip or scale, and an event per execution's end instead of polling."""
+"""Step Functions as AWS runs the sagas: callbacks and task tokens, errors and causes, aborted
+iterations and branches, nested executions, a clock tests can skip or scale (each execution's
+deadline on its own), and an event per execution's end instead of polling."""
 
 from __future__ import annotations
 
@@ -25,20 +26,56 @@ _clients_lock = threading.RLock()  # guards the client cache
 
 
 # --- time skipping --------------------------------------------------------------------------------
+class _Deadline:
+    """An execution's ``TimeoutSeconds``, on the clock its Wait states skip ahead."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.ahead = 0.0  # skipped by its Wait states
+        self.tick = threading.Event()  # a Wait skipped ahead, or the program ended
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self.started + self.ahead)
+
+
 class SkippingClock:
     """Stands in for the ``time`` module where moto waits between retries and in Wait states.
 
-    ``sleep`` returns at once and adds to ``skipped``; everything else is the real clock.
-    Task and execution timeouts are unaffected (they wait on events, not on sleep).
+    ``sleep`` returns at once and adds to ``skipped``; everything else is the real clock. An
+    execution's own clock, which its ``TimeoutSeconds`` runs on, is the real one plus what its Wait
+    states skipped (``wait``): a Wait longer than the time left ends with the execution timing out,
+    as on AWS. Retry intervals are skipped on no execution's clock (``sleep`` has no execution).
     """
 
     def __init__(self) -> None:
         self.skipped = 0.0
         self._lock = threading.Lock()
+        self._deadlines: dict[str, _Deadline] = {}  # by execution ARN, while it runs
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.skipped += max(0.0, float(seconds))
+
+    def wait(self, execution: str, seconds: float) -> bool:
+        """Skip a Wait of the execution; False if its deadline falls inside the Wait."""
+        deadline = self._deadlines.get(execution)
+        if deadline is None:
+            self.sleep(seconds)
+            return True
+        skipped = max(0.0, min(float(seconds), deadline.remaining()))
+        with self._lock:
+            self.skipped += skipped
+            deadline.ahead += skipped
+        deadline.tick.set()
+        return skipped >= float(seconds)
+
+    def watch(self, execution: str, seconds: float) -> _Deadline:
+        deadline = self._deadlines[execution] = _Deadline(seconds)
+        return deadline
+
+    def unwatch(self, execution: str) -> None:
+        self._deadlines.pop(execution, None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
@@ -47,17 +84,64 @@ class SkippingClock:
 CLOCK = SkippingClock()
 
 
+def _execution_of(env: Any) -> str:
+    return str(env.states.context_object.context_object_data.get("Execution", {}).get("Id", ""))
+
+
 def install_time_skipping() -> SkippingClock:
     if once("clock"):
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+        from moto.stepfunctions.parser.asl.component.program.program import Program
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+        from moto.stepfunctions.parser.utils import TMP_THREADS
 
         retrier_decl.time = CLOCK  # type: ignore[assignment]
 
         def skip_wait(self: Any, env: Any, wait_seconds: int) -> None:
-            CLOCK.sleep(wait_seconds)  # a Wait state waits on an event, not on sleep: skip it here
+            # A Wait state waits on an event, not on sleep: skip it here.
+            if not CLOCK.wait(_execution_of(env), wait_seconds):
+                while env.is_running():  # the execution times out during this Wait: it never ends
+                    env.program_state_event.wait(0.05)
+
+        program_eval = Program.eval
+
+        def eval_with_deadline(self: Any, env: Any) -> None:
+            """moto's Program.eval, with the deadline on the execution's clock instead of a real-time join."""
+            seconds = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
+            execution = _execution_of(env)
+            if seconds is None or env.is_frame() or not execution:
+                program_eval(self, env)
+                return
+            deadline = CLOCK.watch(execution, seconds)
+            ended: list[bool] = []
+
+            def run() -> None:
+                try:
+                    EvalComponent.eval(self, env)
+                finally:
+                    ended.append(True)
+                    deadline.tick.set()
+
+            env.next_state_name = self.start_at.start_at_name
+            worker = threading.Thread(target=run, daemon=True)
+            TMP_THREADS.append(worker)
+            worker.start()
+            try:
+                while True:
+                    deadline.tick.clear()
+                    if ended:
+                        break
+                    remaining = deadline.remaining()
+                    if remaining <= 0:
+                        env.set_timed_out()
+                        break
+                    deadline.tick.wait(remaining)
+            finally:
+                CLOCK.unwatch(execution)
 
         replace(wait_function.WaitFunction, "_wait_interval", skip_wait)
+        replace(Program, "eval", eval_with_deadline)
     return CLOCK
 
 
@@ -163,8 +247,8 @@ def install_async_lambda_invoke() -> None:
 def install_token_per_attempt() -> None:
     """On AWS every attempt of a callback task gets a new task token, and a token whose attempt
     timed out answers ``TaskTimedOut``. moto reuses one token across retries and never expires
-    it, so a stalled first attempt could report for the third. Issue a token per attempt and
-    expire the previous one."""
+    it, so a stalled first attempt could report for the third. Issue a token per attempt, expire
+    the previous one, and expire an attempt's token when it times out."""
     if not once("tokens"):
         return
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -175,6 +259,7 @@ def install_token_per_attempt() -> None:
     )
     from moto.stepfunctions.parser.asl.eval.callback.callback import (
         CallbackConsumerTimeout,
+        CallbackTimeoutError,
         HeartbeatTimeoutError,
     )
 
@@ -191,17 +276,19 @@ def install_token_per_attempt() -> None:
             and ResourceCondition.WaitForTaskToken in self._supported_integration_patterns
         )
         context = env.states.context_object
+        token = None
         if callback:
             # The token of this state's latest attempt (moto's context copy keeps the first one).
             if context.context_object_data["State"].get("RetryCount", 0) > 0:
                 expire(env, self.__dict__.get("_stepsaga_token"))
                 env.callback_pool_manager.add(context.update_task_token())
-            self.__dict__["_stepsaga_token"] = context.context_object_data.get("Task", {}).get("Token")
+            token = context.context_object_data.get("Task", {}).get("Token")
+            self.__dict__["_stepsaga_token"] = token
         try:
             original(self, env)
-        except HeartbeatTimeoutError:
-            if callback:
-                expire(env, self.__dict__.get("_stepsaga_token"))
+        except (HeartbeatTimeoutError, CallbackTimeoutError):
+            # This attempt's own token: a retry may have issued the next one meanwhile.
+            expire(env, token)
             raise
 
     replace(callback_task.StateTaskServiceCallback, "_eval_execution", eval_execution)
@@ -245,6 +332,247 @@ def install_task_errors() -> None:
     replace(
         callbacks.CallbackPoolManager, "heartbeat", answer_timeouts(callbacks.CallbackPoolManager.heartbeat)
     )
+
+
+# --- task tokens answered while another execution starts -----------------------------------------
+def install_executions_with_environment() -> None:
+    """SendTaskSuccess/Failure/Heartbeat (and the map run calls) look for the token in every execution's
+    environment, which an execution still starting does not have yet: they raised AttributeError
+    whenever another execution was starting. An execution without one holds no token: skip it."""
+    if not once("executions-with-environment"):
+        return
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    executions = StepFunctionsParserBackend._get_executions
+
+    def get_executions(self: Any, execution_status: Any = None) -> list[Any]:
+        return [
+            execution
+            for execution in executions(self, execution_status)
+            if getattr(getattr(execution, "exec_worker", None), "env", None) is not None
+        ]
+
+    replace(StepFunctionsParserBackend, "_get_executions", get_executions)
+
+
+# --- what lambda:invoke reports of the Lambda service's errors --------------------------------------
+def install_lambda_errors() -> None:
+    """Step Functions invokes an unqualified function as its ``$LATEST`` version, and says so in the
+    cause of ``Lambda.ResourceNotFoundException``; moto's cause names the bare function ARN."""
+    if not once("lambda-errors"):
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_lambda as lambda_task,
+    )
+
+    original = lambda_task.StateTaskServiceLambda._error_cause_from_client_error
+
+    def error_cause(client_error: Any) -> tuple[str, str]:
+        error, cause = original(client_error)
+        prefix = "Function not found: "
+        if error == "Lambda.ResourceNotFoundException" and cause.startswith(prefix):
+            arn, _, rest = cause[len(prefix) :].partition(" ")
+            if arn.count(":") == 6:  # arn:aws:lambda:region:account:function:name, no qualifier
+                cause = f"{prefix}{arn}:$LATEST {rest}"
+        return error, cause
+
+    replace(lambda_task.StateTaskServiceLambda, "_error_cause_from_client_error", staticmethod(error_cause))
+
+
+# --- what a failed iteration or branch hands to its Map or Parallel -------------------------------
+def install_branch_failures() -> None:
+    """A failed iteration or branch hands its error to the Map or Parallel by name; moto rebuilds the
+    name as a custom one, which refuses the ``States.`` prefix, so a ``States.Timeout`` (or any error
+    the engine raises) arrived as ``States.Runtime``: keep the engine's own names. And an error or
+    cause that is null (SendTaskFailure without them) stays null, where moto dropped it, so that the
+    catcher saw "" (what AWS binds only when the failure has no such field at all)."""
+    if not once("branch-failures"):
+        return
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        ILLEGAL_CUSTOM_ERROR_PREFIX,
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+
+    def error_name(error_name: str | None) -> ErrorName:
+        if error_name is not None and error_name.startswith(ILLEGAL_CUSTOM_ERROR_PREFIX):
+            return StatesErrorName.from_name(error_name)  # an unknown States.* name still raises
+        return CustomErrorName(error_name=error_name)
+
+    for module in (iteration_worker, branches_decl):
+        replace(module, "CustomErrorName", error_name)
+
+    details = FailureEventException.get_execution_failed_event_details
+
+    def execution_failed_event_details(self: Any) -> Any:
+        found = details(self)
+        if found is not None:
+            failure = next(iter(self.failure_event.event_details.values()))
+            for key in ("error", "cause"):
+                if key in failure and failure[key] is None:
+                    found[key] = None
+        return found
+
+    replace(FailureEventException, "get_execution_failed_event_details", execution_failed_event_details)
+
+
+# --- aborted iterations and branches; nothing recorded once a task timed out or the execution ended
+# The state a frame is in, by the event that enters it -> the event that aborts it (the others have none).
+_ABORTED = {
+    "TaskStateEntered": "TaskStateAborted",
+    "MapStateEntered": "MapStateAborted",
+    "ParallelStateEntered": "ParallelStateAborted",
+    "WaitStateEntered": "WaitStateAborted",
+}
+_ENDS = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
+_OPEN = "_stepsaga_open"  # on a frame: the state entered there and not left (it failed, or still runs)
+_SILENCED = "_stepsaga_silenced"  # on a frame's event context: what still runs there records nothing
+_ENDED = "_stepsaga_ended"  # on an execution's event manager: its history is complete
+_FAILED_JOBS = "_stepsaga_failed_jobs"  # on a Map's frame: the frames of its failed iterations
+_opened = threading.local()  # the frame this thread opened last
+
+
+def install_aborts() -> None:
+    """When an iteration or a branch fails, AWS aborts the Map or Parallel's other iterations and
+    branches (``MapIterationAborted``) and every state still open in them, the failed task included
+    (``TaskStateAborted``); moto let the siblings run on, recording after the execution had ended.
+    And a task's result that comes after it timed out, or after the execution ended, is not recorded."""
+    if not once("aborts"):
+        return
+    from moto.stepfunctions.parser.api import HistoryEventType, MapIterationEventDetails
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        inline_iteration_component as inline,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker import (
+        IterationWorker,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackConsumerTimeout
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning
+
+    add_event = EventManager.add_event
+
+    def add_event_unless_over(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
+        if self.__dict__.get(_ENDED) or context.__dict__.get(_SILENCED):
+            return int(context.last_published_event_id)  # dropped: that part of the run is over
+        event_id = add_event(self, context, event_type, *args, **kwargs)
+        if str(getattr(event_type, "value", event_type)) in _ENDS:
+            self.__dict__[_ENDED] = True
+        return int(event_id)
+
+    def tree(frame: Any) -> list[Any]:
+        """A frame and the frames still open below it, deepest first."""
+        found = []
+        for child in list(frame._frames):
+            found += tree(child)
+        return [*found, frame]
+
+    def abort(frame: Any, iteration: str | None = None) -> None:
+        """Stop what runs in ``frame`` and record the abort of every state open there (and of the
+        iteration, named ``iteration``, if it was still running)."""
+        running = isinstance(frame.program_state(), ProgramRunning)
+        frames = tree(frame)
+        for each in frames:
+            each.event_history_context.__dict__[_SILENCED] = True
+        frame.set_stop(datetime.datetime.now(), None, None)
+        for each in frames:
+            entered = getattr(each.__dict__.get(_OPEN), "state_entered_event_type", None)
+            aborted = _ABORTED.get(str(getattr(entered, "value", entered)))
+            if aborted is not None:
+                add_event(each.event_manager, each.event_history_context, HistoryEventType(aborted))
+        if iteration is not None and running:
+            index = (
+                frame.states.context_object.context_object_data.get("Map", {}).get("Item", {}).get("Index")
+            )
+            aborted_iteration = MapIterationEventDetails(name=iteration, index=index)
+            details: Any = {"mapIterationAbortedEventDetails": aborted_iteration}
+            add_event(
+                frame.event_manager,
+                frame.event_history_context,
+                HistoryEventType.MapIterationAborted,
+                details,
+                update_source_event_id=False,
+            )
+
+    eval_state = CommonStateField._eval_body
+
+    def eval_state_open(self: Any, env: Any) -> None:
+        env.__dict__[_OPEN] = self
+        eval_state(self, env)
+        env.__dict__[_OPEN] = None  # left, or its error caught: nothing to abort
+
+    stop_branch = BranchWorker.stop
+
+    def stop_branch_aborting(self: Any, stop_date: Any, cause: Any, error: Any) -> None:
+        if self.env is not None:
+            abort(self.env)
+        stop_branch(self, stop_date, cause, error)
+
+    eval_job = IterationWorker._eval_job
+
+    def eval_job_noting_failure(self: Any, env: Any, job: Any) -> None:
+        eval_job(self, env, job)
+        if isinstance(job.job_output, Exception):
+            with _lock:
+                self._env.__dict__.setdefault(_FAILED_JOBS, []).append(env)
+
+    eval_iterations = inline.InlineIterationComponent._eval_body
+
+    def eval_iterations_aborting(self: Any, env: Any) -> None:
+        try:
+            eval_iterations(self, env)
+        except Exception:
+            name = env.states.context_object.context_object_data.get("State", {}).get("Name")
+            with _lock:
+                failed = env.__dict__.pop(_FAILED_JOBS, [])
+            for job_frame in failed:
+                abort(job_frame)
+            for worker_frame in list(env._frames):
+                for job_frame in list(worker_frame._frames):
+                    abort(job_frame, iteration=name)
+                worker_frame.set_stop(datetime.datetime.now(), None, None)
+            raise
+
+    open_frame = Environment.open_frame
+
+    def open_frame_noted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        frame = _opened.frame = open_frame(self, *args, **kwargs)
+        return frame
+
+    evaluate_with_timeout = ExecutionState._evaluate_with_timeout
+
+    def evaluate_with_timeout_silencing(self: Any, env: Any) -> None:
+        try:
+            evaluate_with_timeout(self, env)
+        except EvalTimeoutError:
+            # The attempt's frame (opened here, in this thread): what it still does is not recorded.
+            attempt = getattr(_opened, "frame", None)
+            if attempt is not None:
+                for each in tree(attempt):
+                    each.event_history_context.__dict__[_SILENCED] = True
+            # And its task token (install_token_per_attempt's) answers TaskTimedOut from now on.
+            token = self.__dict__.get("_stepsaga_token")
+            endpoint = env.callback_pool_manager.get(token) if token else None
+            if endpoint is not None:
+                endpoint.report(CallbackConsumerTimeout())
+            raise
+
+    replace(EventManager, "add_event", add_event_unless_over)
+    replace(CommonStateField, "_eval_body", eval_state_open)
+    replace(BranchWorker, "stop", stop_branch_aborting)
+    replace(IterationWorker, "_eval_job", eval_job_noting_failure)
+    replace(inline.InlineIterationComponent, "_eval_body", eval_iterations_aborting)
+    replace(Environment, "open_frame", open_frame_noted)
+    replace(ExecutionState, "_evaluate_with_timeout", evaluate_with_timeout_silencing)
 
 
 # --- waiting for an execution without polling -----------------------------------------------------
@@ -474,6 +802,11 @@ PATCHED = {
         "install_time_skipping",
         "how a Wait state waits",
     ),
+    "moto.stepfunctions.parser.asl.component.program.program.Program.eval": Pinned(
+        "6d701880064a8970c3a40375b8708af4ea22b6054dd6ac2fe9be295270b62f2b",
+        "install_time_skipping",
+        "the program's evaluation is copied, its real-time join replaced by the execution's clock",
+    ),
     "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.RetrierDecl._eval_body": Pinned(
         "48463fff19cefa98cfb054311706ba47abfe813da0e65ce1a6376a9101f35f09",
         "install_time_skipping",
@@ -514,7 +847,7 @@ PATCHED = {
     ): Pinned(
         "81a8da94bfdb59ff86e77e39aa16ccec4d2ad3654e26bfe5d06e65b5e0769242",
         "install_token_per_attempt",
-        "where the task token is issued and how a heartbeat timeout is raised",
+        "where the task token is issued and how a heartbeat or task timeout is raised",
     ),
     "moto.core.exceptions.AWSError.__init__": Pinned(
         "45ec5b202f9fd4e425ad9c0b04a5c9ca5ad057c81a38b8d6b40ec3b37d709367",
@@ -530,6 +863,83 @@ PATCHED = {
         "b816a1b1ca234405b38f4963aadef939cf6497a51cd744cd4df15950d49f4e54",
         "install_task_errors",
         "the error it raises for a timed-out token",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda"
+        ".StateTaskServiceLambda._error_cause_from_client_error"
+    ): Pinned(
+        "ebcbb8bd6a4f5c088f2d4d9a995b9cd1485c7a16a22da968586334180627a9eb",
+        "install_lambda_errors",
+        "the cause it builds from the Lambda service's error",
+    ),
+    "moto.stepfunctions.parser.models.StepFunctionsParserBackend._get_executions": Pinned(
+        "99c66bbf9dd987f228bb924b66520497b1969ad9e334431bb69ef5cc552c1ca4",
+        "install_executions_with_environment",
+        "that its callers (send_task_*, map runs) still only read executions' environments",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
+        ".IterationWorker._eval_job"
+    ): Pinned(
+        "5f736d9451fe0d18ffb9954ee6c213236b202c952a5c3660423a37d977dfa86b",
+        "install_branch_failures, install_aborts",
+        "that a failed iteration's error name is still built with the module's CustomErrorName, and that "
+        "a failed iteration leaves an exception in job_output",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
+        ".BranchesDecl._eval_body"
+    ): Pinned(
+        "eec2efa5fe001389c3347c247d4202b646d2c9bab48c1885c4226fc3d098151e",
+        "install_branch_failures",
+        "that a failed branch's error name is still built with the module's CustomErrorName",
+        replaced=False,
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEventException"
+        ".get_execution_failed_event_details"
+    ): Pinned(
+        "cc932b747488ae7a44155c48cb6acb9a56504374d2374f003824c98b9f44a992",
+        "install_branch_failures",
+        "which error and cause fields it drops",
+    ),
+    ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.add_event"): Pinned(
+        "cb430fa2e3fed3e889bc5fc4a648275417eb214a55252d2495e5242cf2e53ecd",
+        "install_aborts",
+        "the events it writes and what it returns",
+    ),
+    ("moto.stepfunctions.parser.asl.component.state.state.CommonStateField._eval_body"): Pinned(
+        "035f80caae1290dce90fa4b78c03ef33a32c2f78759e0328078ea70bf593b805",
+        "install_aborts",
+        "that a state left normally, or whose error was caught, returns; an uncaught one raises",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker.BranchWorker.stop"
+    ): Pinned(
+        "701c66a7086b5f556484f78e97cd8a121f3c4f4844401deea7c4e2f87c8eeda5",
+        "install_aborts",
+        "that the Parallel stops every branch through it when one fails",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_co"
+        "mponent.InlineIterationComponent._eval_body"
+    ): Pinned(
+        "1a65306eb3ca39613329fbd297cf90660b1b8caf779809ae9f66258158ca54da",
+        "install_aborts",
+        "that a failed iteration raises here, with the workers' frames still open on env",
+    ),
+    ("moto.stepfunctions.parser.asl.eval.environment.Environment.open_frame"): Pinned(
+        "8f92128841c55d0611e556dab8c1488230872d9007104c9e262ba7160347f7fc",
+        "install_aborts",
+        "that it returns the frame it opened",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.execute_state.ExecutionState._evaluate_"
+        "with_timeout"
+    ): Pinned(
+        "c56deda08a42e98d3958bfb2ab95de74c7ec7a515085614a80e1ea4948722485",
+        "install_aborts",
+        "that a timed-out attempt raises EvalTimeoutError, its frame opened by this thread",
     ),
     "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._execution_logic": Pinned(
         "baa3e2a48fd228d951b7b443e34acffcd060721f17c184df43db83ec0c0ffd25",

@@ -6,7 +6,8 @@ moto answers with a 500 page or answers unlike AWS.
   ``maxResults`` the whole history still comes in one page (AWS would page at 100), as callers here
   and moto always had it.
 - ``DescribeExecution``: an execution started through an alias or a version names them
-  (``stateMachineAliasArn``, ``stateMachineVersionArn``), as on AWS.
+  (``stateMachineAliasArn``, ``stateMachineVersionArn``), as on AWS; an output that is a JSON string
+  is JSON text (``"done"``), where moto answers the bare string.
 - Any action moto lacks (``RedriveExecution``, ``TestState``...): a 400
   ``UnsupportedOperation`` in the JSON protocol, not a 500 HTML page.
 """
@@ -96,6 +97,8 @@ def install_api() -> None:
         for attribute, key in ((VERSION_ARN, "stateMachineVersionArn"), (ALIAS_ARN, "stateMachineAliasArn")):
             if getattr(execution, attribute, None):
                 answer[key] = getattr(execution, attribute)
+        if "output" in answer and isinstance(execution.output, str):  # the parsed value, a JSON string
+            answer["output"] = json.dumps(execution.output)
         return result
 
     replace(StepFunctionResponse, "describe_execution", describe_execution)

@@ -67,8 +67,6 @@ CASES = [
         docs.DESCRIBE_EXECUTION,
         machine({"Done": {"Type": "Pass", "Result": "done", "End": True}}),
         Expect("SUCCEEDED", ["ExecutionStarted", *passes("Done"), "ExecutionSucceeded"], output="done"),
-        gap="gap 9: DescribeExecution returns a string output as the bare string (done), not as JSON "
-        'text ("done"); the history\'s ExecutionSucceeded has it right',
     ),
     Case(
         "intrinsic_functions_compute_values",

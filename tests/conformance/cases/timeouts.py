@@ -28,11 +28,6 @@ SCALE = 0.5  # 4 s -> 2 s on the embedded stack: long enough for the invoke to r
 AGENT = {"Agent": Function("agent")}
 SLEEPER = {"Sleeper": Function("sleep")}
 TIMED_OUT = (*SUBMITTED, "TaskTimedOut")
-GAP_1 = (
-    "gap 1: a timeout inside a Map or Parallel reaches it as States.Runtime ('Custom Error Names MUST NOT "
-    "begin with the prefix States.'), not States.Timeout, so its Catch/Retry for States.Timeout never "
-    "matches (and gap 3: the timed-out task gets no TaskStateAborted)"
-)
 
 
 def _callback(**fields: Any) -> dict[str, Any]:
@@ -55,10 +50,6 @@ def _invoke_sleeping(seconds: float, **fields: Any) -> dict[str, Any]:
     }
 
 
-LATE_RESULT_GAP = (
-    "gap 12: a Lambda function that returns after its task timed out still has its result recorded "
-    "(LambdaFunctionSucceeded / TaskSucceeded) after ExecutionFailed"
-)
 HANDLED = {"Type": "Pass", "Parameters": {"caught.$": "$.error.Error"}, "End": True}
 
 
@@ -122,7 +113,6 @@ def _map_timeout_caught(
         functions,
         input={"items": [1]},
         scale=SCALE,
-        gap=GAP_1,
     )
 
 
@@ -185,7 +175,6 @@ CASES = [
         SLEEPER,
         scale=SCALE,
         settle=4,
-        gap=LATE_RESULT_GAP,
     ),
     Case(
         "timed_out_lambda_invoke_records_nothing_after_the_execution_ended",
@@ -199,7 +188,6 @@ CASES = [
         SLEEPER,
         scale=SCALE,
         settle=4,
-        gap=LATE_RESULT_GAP,
     ),
     Case(
         "callback_timeout_seconds_is_states_timeout",
@@ -298,8 +286,6 @@ CASES = [
         docs.STRUCTURE,
         machine({"Pause": {"Type": "Wait", "Seconds": 60, "End": True}}, TimeoutSeconds=4),
         Expect("TIMED_OUT", ["ExecutionStarted", "WaitStateEntered:Pause", "ExecutionTimedOut"]),
-        gap="gap 2: the time-skipping Wait ends at once without advancing the clock the execution's "
-        "TimeoutSeconds runs on, so the execution SUCCEEDS instead of TIMED_OUT",
     ),
     _map_timeout_caught(
         "map_callback_timeout_caught_on_the_map", _callback(TimeoutSeconds=4), TIMED_OUT, AGENT
@@ -338,7 +324,6 @@ CASES = [
         ),
         AGENT,
         scale=SCALE,
-        gap=GAP_1,
     ),
     Case(
         "parallel_timeout_retried_on_the_parallel",
@@ -369,6 +354,5 @@ CASES = [
         ),
         AGENT,
         scale=SCALE,
-        gap=GAP_1,
     ),
 ]
