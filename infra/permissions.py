@@ -59,12 +59,12 @@ def _machines(kind: str, names: Iterable[str], *actions: str) -> set[Grant]:
 
 FUNCTIONS: dict[str, set[Grant]] = {
     "RequirementsFunction": _ledger("Requirements", "UpdateItem") | _on("ScenariosTable", "PutItem"),
-    "CompensateRequirementsFunction": _ledger("Requirements", "UpdateItem", "GetItem")
+    "CompensateRequirementsFunction": _ledger("Requirements", "UpdateItem", "GetItem", "BatchGetItem")
     | _on("ScenariosTable", "DeleteItem"),
     "GenerationFunction": _ledger("Generation", "UpdateItem")
     | _on("TestsTable", "PutItem")
     | _on("ScenariosTable", "Query"),
-    "CompensateGenerationFunction": _ledger("Generation", "UpdateItem", "GetItem")
+    "CompensateGenerationFunction": _ledger("Generation", "UpdateItem", "GetItem", "BatchGetItem")
     | _on("TestsTable", "UpdateItem"),  # marks tests INVALID, deletes none
     "ExecutionFunction": _ledger("Execution", "UpdateItem")
     | _on("TestsTable", "Query")
@@ -81,7 +81,7 @@ FUNCTIONS: dict[str, set[Grant]] = {
         "states:SendTaskFailure",
         "states:SendTaskHeartbeat",
     ),
-    "CompensateExecutionFunction": _ledger("Execution", "UpdateItem", "GetItem")
+    "CompensateExecutionFunction": _ledger("Execution", "UpdateItem", "GetItem", "BatchGetItem")
     | _on("RunsTable", "UpdateItem")  # marks runs CLEANED, deletes none
     | _on(RUNS_OBJECTS, "s3:DeleteObject")
     | _on("ArtifactsBucket[s3:prefix runs/*]", "s3:ListBucket"),
@@ -113,6 +113,7 @@ FUNCTIONS: dict[str, set[Grant]] = {
     # Idempotency-Key claims (functions.api.claims) and saga records (functions.control.records).
     | _on("SagasTable", "GetItem", "PutItem", "UpdateItem")
     | _on(LEDGER_INDEX, "Query")
+    | _on("ReportsTable", "Query")  # status: the saga's analysis and evolution reports
     | _on("ObservabilityAuditTable", "Query"),
     "ObservabilitySagaEventsFunction": _on("ObservabilitySagaEventsDeadLetterQueue", "sqs:SendMessage")
     | _on("ObservabilityActiveSagasTable", "GetItem", "UpdateItem")

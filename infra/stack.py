@@ -177,6 +177,8 @@ class StepSagaStack(Stack):
             state_machine_prefix=arns.machine_prefix(self),
         )
         self.observability.grant_audit_read(self.api.function)
+        # Status shows a saga's outcome: its analysis and evolution reports.
+        self._allow(self.api.function, ["dynamodb:Query"], [self.tables["reports"].table_arn])
         # SagaEvents sends the dead letter of a CompensationFailed saga the reporter did not.
         self._read_ledger(self.observability.function)
         self._allow(self.observability.function, ["sqs:SendMessage"], [self.dead_letters.queue_arn])
@@ -326,11 +328,15 @@ class StepSagaStack(Stack):
 
     def _grant_compensation(self, fn: lambda_.Function, step: Step) -> None:
         """What a compensation's code calls: fence and close its step's ledger entries
-        (UpdateItem; GetItem when already closed), then delete or mark what the step made."""
+        (UpdateItem; GetItem when already closed; BatchGetItem for its chunks of created ids),
+        then delete or mark what the step made."""
         if not self._once(fn, "compensation"):
             return
         self._allow_items(
-            fn, self.ledger, ["dynamodb:UpdateItem", "dynamodb:GetItem"], ledger_entry(step.name, "")
+            fn,
+            self.ledger,
+            ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            ledger_entry(step.name, ""),
         )
         for kind in step.owns:
             if kind == "artifacts":

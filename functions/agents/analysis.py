@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.agents.reports import joined, split
 from functions.common.models import Analysis, Failure, Observation, RunResult, TestCase
 from functions.common.step import Step
 from functions.common.store import SagaStore
@@ -26,11 +27,12 @@ def analyse(tests: list[TestCase], observation: Observation, runs: list[RunResul
 
 
 def run(step: Step, store: SagaStore) -> dict[str, Any]:
-    reports = {r["report"]: r for r in store.items("reports", step.saga_id)}
+    reports = joined(store.items("reports", step.saga_id))
     observation = Observation.model_validate(reports["observation"])
     tests = [TestCase.model_validate(t) for t in store.items("tests", step.saga_id)]
     runs = [RunResult.model_validate(r) for r in store.items("runs", step.saga_id)]
     analysis = analyse(tests, observation, runs)
     analysis.execution_failures = list(step.result_of("ExecutionPolicy").get("failed_items", []))
-    store.record(step.saga_id, STEP, "reports", [{"report": "analysis", **analysis.model_dump()}])
+    report = {"report": "analysis", **analysis.model_dump()}
+    store.record(step.saga_id, STEP, "reports", split(report, ("failures", "execution_failures")))
     return {"pass_rate": analysis.pass_rate, "failures": len(analysis.failures)}

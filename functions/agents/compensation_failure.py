@@ -61,11 +61,17 @@ def deduplication_id(execution_arn: str) -> str:
     return hashlib.sha256(execution_arn.encode()).hexdigest()
 
 
+# An SQS message holds 256 KiB (the embedded stack's limit; AWS allows 1 MiB): a letter names
+# at most this many ids and then counts them all. Resuming reads the ledger, which holds every
+# id, so a shortened letter loses nothing an operator needs.
+MAX_IDS_NAMED = 1_000
+
+
 def dead_letter(
     saga_id: str, execution_arn: str, failure: dict[str, Any], remaining: dict[str, dict[str, list[str]]]
 ) -> dict[str, Any]:
     """What an operator needs to resume the saga: the failure and the ids still to undo."""
-    return {
+    letter: dict[str, Any] = {
         "saga_id": saga_id,
         "execution_arn": execution_arn,
         "error": failure.get("Error"),
@@ -73,6 +79,20 @@ def dead_letter(
         "left_to_undo": remaining,
         "resume": RESUME,
     }
+    total = sum(len(ids) for kinds in remaining.values() for ids in kinds.values())
+    if total > MAX_IDS_NAMED:
+        named: dict[str, dict[str, list[str]]] = {}
+        budget = MAX_IDS_NAMED
+        for step, kinds in remaining.items():
+            for kind, ids in kinds.items():
+                named.setdefault(step, {})[kind] = ids[: max(budget, 0)]
+                budget -= len(ids)
+        letter["left_to_undo"] = named
+        letter["left_to_undo_counts"] = {
+            step: {kind: len(ids) for kind, ids in kinds.items()} for step, kinds in remaining.items()
+        }
+        letter["truncated"] = f"names {MAX_IDS_NAMED} of {total} ids; the ledger holds them all"
+    return letter
 
 
 def report(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from functions.agents.reports import split
 from functions.common.models import Proposal, RunResult, TestCase
 from functions.common.step import Step
 from functions.common.store import SagaStore
@@ -56,6 +57,6 @@ def run(step: Step, store: SagaStore) -> dict[str, Any]:
         step.saga_id,
         STEP,
         "reports",
-        [{"report": "evolution", "proposals": [p.model_dump() for p in proposals]}],
+        split({"report": "evolution", "proposals": [p.model_dump() for p in proposals]}, ("proposals",)),
     )
     return {"proposals": len(proposals)}

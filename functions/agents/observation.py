@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.agents.reports import split
 from functions.common.models import Observation, RunResult
 from functions.common.step import Step
 from functions.common.store import SagaStore
@@ -25,5 +26,6 @@ def observe(runs: list[RunResult]) -> Observation:
 
 def run(step: Step, store: SagaStore) -> dict[str, Any]:
     observation = observe([RunResult.model_validate(r) for r in store.items("runs", step.saga_id)])
-    store.record(step.saga_id, STEP, "reports", [{"report": "observation", **observation.model_dump()}])
+    report = {"report": "observation", **observation.model_dump()}
+    store.record(step.saga_id, STEP, "reports", split(report, ("outcomes",)))
     return {"total": observation.total, "passed": observation.passed}

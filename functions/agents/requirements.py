@@ -7,18 +7,15 @@ there: ``As a visitor I open /pricing and see "Plans"``. No path means the home 
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 from functions.agents.ledger import compensate, created
 from functions.common.models import SagaRequest, Scenario
 from functions.common.step import Step
 from functions.common.store import SagaStore
+from functions.common.stories import expectations, normalised, page_path
 
 STEP = "Requirements"
-_PATH = re.compile(r"(?<![\w.:/])(/[A-Za-z0-9_\-./~%]*)")
-# Single quotes only around words ("see 'Plans'"), so an apostrophe ("I'm") opens nothing.
-_QUOTED = re.compile(r"\"([^\"]{1,120})\"|(?<!\w)'([^']{1,120})'(?!\w)|“([^”]{1,120})”")
 
 
 def scenario_id(saga_id: str, index: int, story: str) -> str:
@@ -29,16 +26,14 @@ def scenario_id(saga_id: str, index: int, story: str) -> str:
 def derive_scenarios(request: SagaRequest, saga_id: str) -> list[Scenario]:
     scenarios = []
     for index, story in enumerate(request.user_stories):
-        text = " ".join(story.split())
-        path_match = _PATH.search(_QUOTED.sub("", text))
-        expectations = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(text)]
+        text = normalised(story)
         scenarios.append(
             Scenario(
                 scenario_id=scenario_id(saga_id, index, text),
                 title=text if len(text) <= 80 else text[:77] + "...",
                 story=text,
-                path=path_match.group(1).rstrip(".,;:!?") or "/" if path_match else "/",
-                expectations=list(dict.fromkeys(expectations)),
+                path=page_path(text),
+                expectations=expectations(text),
             )
         )
     return scenarios

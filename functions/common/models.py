@@ -6,8 +6,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from functions.common.stories import yielded_tests
+
 MAX_STORIES = 50
 MAX_STORY_CHARS = 500
+# The most tests one request may yield: what every machine can run and roll back, with margin.
+# The binding limit is the parallel machine's inline Map: Step Functions ends an execution at
+# 25,000 history events, uncaught (no compensation). Measured on the embedded stack, its saga
+# takes 7 events per test and 52 more for a rollback from Evolution, so (25,000 - 52) / 7 =
+# 3,564 tests fit with no retry at all; 3,000 leaves 3,948 events for item retries and
+# failures (3 to 5 events each), i.e. one in three items may be retried once. The others are
+# far above it: a state's payload carries ~21 bytes per test id (262,144 bytes: ~11,900
+# tests), and no ledger item grows with the tests (functions.common.store). docs/RELIABILITY.md.
+MAX_TESTS = 3_000
 # Step Functions' limit on an execution's name, which is the saga id.
 MAX_SAGA_ID_CHARS = 80
 
@@ -53,6 +64,12 @@ class SagaRequest(BaseModel):
                 raise ValueError(f"user story {index} is empty")
             if len(story) > MAX_STORY_CHARS:
                 raise ValueError(f"user story {index} is longer than {MAX_STORY_CHARS} characters")
+        yielded = yielded_tests(stories)
+        if yielded > MAX_TESTS:
+            raise ValueError(
+                f"the stories yield {yielded} tests (one per story and one per quoted text); "
+                f"at most {MAX_TESTS} (MAX_TESTS) fit a saga that can still roll back"
+            )
         return stories
 
 

@@ -10,6 +10,19 @@ sees only a partition key (``dynamodb:LeadingKeys``), so with the step leading i
 step's function and its compensation are granted their own step's entries and no other
 (docs/ARCHITECTURE.md, "Least privilege"). Readers of a whole saga's ledger query the
 ``by_saga`` index (saga_id, step).
+
+No ledger item grows with the work a step does (DynamoDB refuses an item past 400 KB, and a
+step that cannot write its entry cannot be fenced or compensated either). The entry holds the
+status, the fence and a count of chunks; the ids a step created go to chunk items keyed
+``<step>#<saga_id>#<n>`` (``ledger_chunk``), at most ``CHUNK_IDS`` ids each. A chunk number is
+reserved on the entry first (an atomic counter, under the fence), then the chunk is written
+in the same transaction as the data it names, with the fence checked again on the entry. The
+chunks share the entry's leading ``<step>#``, so IAM's LeadingKeys still holds each step to
+its own; a compensation reads them by key and consistently (``#0`` to ``#chunks-1``; a number
+reserved by an attempt that then failed is simply missing). They carry ``saga_id`` and a
+``step`` of ``<step>#<n>`` so the index lists them too, and ``ledger`` folds them back into
+their entry as ``created_<kind>``. Saga ids never hold ``#`` (Step Functions refuses it in an
+execution name), so an entry's key cannot be mistaken for a chunk's.
 """
 
 from __future__ import annotations
@@ -51,14 +64,52 @@ def ledger_entry(step: str, saga_id: str) -> str:
     return f"{step}#{saga_id}"
 
 
+def ledger_chunk(step: str, saga_id: str, number: int) -> str:
+    """The key of one chunk of the ids a step created."""
+    return f"{ledger_entry(step, saga_id)}#{number}"
+
+
 def _ledger_key(saga_id: str, step: str) -> dict[str, Any]:
     return {LEDGER_KEY: {"S": ledger_entry(step, saga_id)}}
 
 
-# Items per transaction: the ledger update plus a chunk of items stays under DynamoDB's 100.
+def merged_ledger(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Entries and chunks (as the index lists them) as one entry per step, with the ids of
+    its chunks as ``created_<kind>`` and without the chunk count: that is storage, and a step
+    delivered twice adds a chunk of the ids it already recorded, changing nothing it means."""
+    entries: dict[str, dict[str, Any]] = {}
+    chunks: list[dict[str, Any]] = []
+    for item in items:
+        if "#" in item["step"]:
+            chunks.append(item)
+        else:
+            entries[item["step"]] = {k: v for k, v in item.items() if k != "chunks"}
+    for chunk in chunks:
+        step = chunk["step"].split("#", 1)[0]
+        entry = entries.setdefault(step, {"step": step, "saga_id": chunk.get("saga_id")})
+        _fold(entry, chunk)
+    for entry in entries.values():
+        for name, ids in entry.items():
+            if name.startswith("created_") and isinstance(ids, set):
+                entry[name] = sorted(ids)
+    return entries
+
+
+def _fold(entry: dict[str, Any], chunk: dict[str, Any]) -> None:
+    """Add a chunk's ids to the entry's, as sets (an entry written before the ledger had
+    chunks holds ids itself)."""
+    for name, ids in chunk.items():
+        if name.startswith("created_"):
+            entry[name] = set(entry.get(name) or ()) | set(ids)
+
+
+# Items per transaction: the ledger update and chunk plus a chunk of items stays under DynamoDB's 100.
 CHUNK = 50
+# Ids per ledger chunk: 500 artifact keys of at most ~200 bytes stay far below an item's 400 KB.
+CHUNK_IDS = 500
 _CONFLICT_RETRIES = 5
 _TRANSACTION = 100  # TransactWriteItems' limit
+_BATCH_GET = 100  # BatchGetItem's limit
 
 
 @lru_cache(maxsize=1)
@@ -121,42 +172,88 @@ class DynamoSagaStore:
     # -- forward -------------------------------------------------------------------------
     def record(self, saga_id: str, step: str, kind: Kind, items: Sequence[dict[str, Any]]) -> None:
         key = KEYS[kind]
-        for start in range(0, len(items), CHUNK) if items else [0]:
+        if not items:
+            self._transact([self._ledger_touch(saga_id, step)], saga_id, step)
+        for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
-            ids = [str(i[key]) for i in chunk]
             puts = [
                 {"Put": {"TableName": self._tables[kind], "Item": to_item({"saga_id": saga_id, **i})}}
                 for i in chunk
             ]
-            self._transact([self._ledger_add(saga_id, step, kind, ids), *puts], saga_id, step)
+            self._record_chunk(saga_id, step, kind, [str(i[key]) for i in chunk], puts)
 
     def record_artifacts(self, saga_id: str, step: str, keys: Sequence[str]) -> None:
-        for start in range(0, len(keys), 1000):  # a string set update stays well under 400 KB
-            chunk = list(keys[start : start + 1000])
-            self._transact([self._ledger_add(saga_id, step, "artifacts", chunk)], saga_id, step)
+        if not keys:
+            self._transact([self._ledger_touch(saga_id, step)], saga_id, step)
+        for start in range(0, len(keys), CHUNK_IDS):
+            self._record_chunk(saga_id, step, "artifacts", list(keys[start : start + CHUNK_IDS]), [])
 
-    def _ledger_add(self, saga_id: str, step: str, kind: str, ids: list[str]) -> dict[str, Any]:
-        names = {"#s": "status", "#u": "updated_at", "#step": "step"}
-        values: dict[str, Any] = {
-            ":active": {"S": ACTIVE},
-            ":now": {"N": str(int(time.time() * 1000))},
-            ":saga": {"S": saga_id},
-            ":step": {"S": step},
+    def _record_chunk(
+        self, saga_id: str, step: str, kind: str, ids: list[str], writes: list[dict[str, Any]]
+    ) -> None:
+        """The ids in a new chunk, with the data they name, in one transaction under the fence."""
+        number = self._reserve_chunk(saga_id, step)
+        chunk = {
+            "Update": {
+                "TableName": self._ledger,
+                "Key": {LEDGER_KEY: {"S": ledger_chunk(step, saga_id, number)}},
+                # ADD, a set union, not SET: were a number ever handed out twice (an emulator
+                # whose counter is not atomic), the two writers' ids would both be kept.
+                "UpdateExpression": "SET saga_id = :saga, #step = :step ADD #ids :ids",
+                "ExpressionAttributeNames": {"#step": "step", "#ids": f"created_{kind}"},
+                "ExpressionAttributeValues": {
+                    ":saga": {"S": saga_id},
+                    ":step": {"S": f"{step}#{number}"},
+                    ":ids": {"SS": sorted(set(ids))},
+                },
+            }
         }
-        expression = "SET #s = :active, #u = :now, saga_id = :saga, #step = :step"
-        if ids:
-            names["#k"] = f"created_{kind}"
-            values[":ids"] = {"SS": ids}
-            expression += " ADD #k :ids"
+        self._transact([self._ledger_touch(saga_id, step), chunk, *writes], saga_id, step)
+
+    def _reserve_chunk(self, saga_id: str, step: str) -> int:
+        """The next chunk number of the step's entry (creating the entry), unless fenced.
+
+        UpdateItem, as every ledger write: a step holds no PutItem on the ledger, which could
+        replace a fenced entry with an open one."""
+        touch = self._ledger_touch(saga_id, step)["Update"]
+        request = {
+            **touch,
+            "UpdateExpression": touch["UpdateExpression"] + " ADD chunks :one",
+            "ExpressionAttributeValues": {**touch["ExpressionAttributeValues"], ":one": {"N": "1"}},
+            "ReturnValues": "UPDATED_NEW",
+        }
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                response = self._ddb.update_item(**request)
+                return int(response["Attributes"]["chunks"]["N"]) - 1
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                if code == "ConditionalCheckFailedException":
+                    raise SagaFenced(
+                        f"{step} of saga {saga_id} is being compensated; write refused"
+                    ) from error
+                # The entry is in another item's transaction (a parallel step's): not retried by the SDK.
+                if code != "TransactionConflictException" or attempt == _CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _ledger_touch(self, saga_id: str, step: str) -> dict[str, Any]:
+        """The entry's update: it exists and is ACTIVE; refused once compensation began."""
         return {
             "Update": {
                 "TableName": self._ledger,
                 "Key": _ledger_key(saga_id, step),
-                "UpdateExpression": expression,
+                "UpdateExpression": "SET #s = :active, #u = :now, saga_id = :saga, #step = :step",
                 # The fence: no forward write once this step's compensation has begun.
                 "ConditionExpression": "attribute_not_exists(#s) OR #s = :active",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
+                "ExpressionAttributeNames": {"#s": "status", "#u": "updated_at", "#step": "step"},
+                "ExpressionAttributeValues": {
+                    ":active": {"S": ACTIVE},
+                    ":now": {"N": str(int(time.time() * 1000))},
+                    ":saga": {"S": saga_id},
+                    ":step": {"S": step},
+                },
             }
         }
 
@@ -196,8 +293,31 @@ class DynamoSagaStore:
         """Every step's entry. From the index, so eventually consistent (within a second):
         its readers (status, the failure report) tolerate an entry a moment old; the steps
         themselves only ever touch their own entry, by key, consistently."""
-        entries = self._query(self._ledger, saga_id, index=LEDGER_BY_SAGA)
-        return {entry["step"]: entry for entry in entries}
+        return merged_ledger(self._query(self._ledger, saga_id, index=LEDGER_BY_SAGA))
+
+    def _with_chunks(self, entry: dict[str, Any], saga_id: str, step: str) -> dict[str, Any]:
+        """The entry with the ids of its chunks, read by key and consistently."""
+        keys = [
+            {LEDGER_KEY: {"S": ledger_chunk(step, saga_id, n)}} for n in range(int(entry.get("chunks", 0)))
+        ]
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _BATCH_GET):
+            pending: dict[str, Any] = {
+                self._ledger: {"Keys": keys[start : start + _BATCH_GET], "ConsistentRead": True}
+            }
+            for attempt in range(_CONFLICT_RETRIES * 4):
+                response = self._ddb.batch_get_item(RequestItems=pending)
+                found.extend(from_item(i) for i in response["Responses"].get(self._ledger, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 5)))
+            else:
+                raise RuntimeError(f"could not read the ledger chunks of {step} of saga {saga_id}")
+        folded = {**entry}
+        for chunk in found:
+            _fold(folded, chunk)
+        return {k: sorted(v) if isinstance(v, set) else v for k, v in folded.items()}
 
     def _query(self, table: str, saga_id: str, index: str | None = None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -242,8 +362,8 @@ class DynamoSagaStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             response = self._ddb.get_item(TableName=self._ledger, Key=key, ConsistentRead=True)
-            return from_item(response["Item"])  # already COMPENSATED
-        return from_item(response["Attributes"])
+            return self._with_chunks(from_item(response["Item"]), saga_id, step)  # already COMPENSATED
+        return self._with_chunks(from_item(response["Attributes"]), saga_id, step)
 
     def finish_compensation(self, saga_id: str, step: str, undone: int) -> bool:
         """Mark the step compensated; False if an earlier run already did (idempotent)."""

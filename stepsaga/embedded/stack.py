@@ -335,16 +335,19 @@ class EmbeddedStack:
         return None
 
     def items(self, kind: str, saga_id: str) -> list[dict[str, Any]]:
-        from functions.common.store import LEDGER_BY_SAGA, from_item
+        from functions.common.store import LEDGER_BY_SAGA, from_item, merged_ledger
 
-        response = self.client("dynamodb").query(
+        paginator = self.client("dynamodb").get_paginator("query")
+        pages = paginator.paginate(
             TableName=self.table(kind),
             # The ledger is keyed <step>#<saga_id>: a saga's entries are found through its index.
             **({"IndexName": LEDGER_BY_SAGA} if kind == "ledger" else {}),
             KeyConditionExpression="saga_id = :s",
             ExpressionAttributeValues={":s": {"S": saga_id}},
         )
-        return [from_item(i) for i in response["Items"]]
+        found = [from_item(i) for page in pages for i in page["Items"]]
+        # The ledger's chunks fold into their step's entry (functions.common.store).
+        return list(merged_ledger(found).values()) if kind == "ledger" else found
 
     def artifact_keys(self, saga_id: str) -> list[str]:
         response = self.client("s3").list_objects_v2(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
-from functions.common.store import DynamoSagaStore
+import pytest
+
+from functions.agents.ledger import created
+from functions.common.errors import SagaFenced
+from functions.common.store import LEDGER_KEY, DynamoSagaStore, ledger_entry, merged_ledger
 
 
 def test_set_status_marks_the_items_that_exist_and_creates_none(stack: Any) -> None:
@@ -46,3 +51,102 @@ def test_a_compensation_fences_its_step_once(stack: Any, request_doc: Any, monke
 
     assert described["error"] == "SagaRolledBack"
     assert sorted(fenced) == ["Execution", "Generation", "Requirements"]  # one write each
+
+
+def _ledger_items(stack: Any, saga_id: str) -> list[dict[str, Any]]:
+    """Every ledger item of a saga, entries and chunks, as stored."""
+    pages = stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.settings().ledger_table)
+    return [i for page in pages for i in page["Items"] if saga_id in i[LEDGER_KEY]["S"]]
+
+
+def test_no_ledger_item_grows_with_what_a_step_created(stack: Any) -> None:
+    """Issue 12: 4,000 runs of a saga with a 64-character id once grew Execution's entry past
+    DynamoDB's 400 KB, and neither the step nor its compensation could write it again."""
+    store = DynamoSagaStore(stack.settings())
+    saga_id = f"store-{uuid.uuid4().hex}"[:64].ljust(64, "x")
+    ids = [f"t-{n // 100:02d}-{n:08x}-{n % 100}" for n in range(4000)]
+    store.record_artifacts(saga_id, "Execution", [f"runs/{saga_id}/{i}.json" for i in ids])
+    store.record(saga_id, "Execution", "runs", [{"test_id": i, "detail": "ok"} for i in ids])
+
+    items = _ledger_items(stack, saga_id)
+    sizes = [len(json.dumps(i)) for i in items]
+    assert max(sizes) < 100_000  # each chunk holds at most CHUNK_IDS ids, the entry none
+    entry = next(i for i in items if i[LEDGER_KEY]["S"] == ledger_entry("Execution", saga_id))
+    assert "created_runs" not in entry and len(json.dumps(entry)) < 1_000
+
+    assert sorted(store.ledger(saga_id)["Execution"]["created_runs"]) == sorted(ids)
+    fenced = store.begin_compensation(saga_id, "Execution")  # reads the chunks consistently
+    assert created(fenced, "runs") == sorted(ids)
+    assert len(created(fenced, "artifacts")) == 4000
+    with pytest.raises(SagaFenced):  # the fence holds for a new chunk too
+        store.record(saga_id, "Execution", "runs", [{"test_id": "late"}])
+    assert store.get("runs", saga_id, "late") is None
+    assert store.finish_compensation(saga_id, "Execution", 4000)
+    assert created(store.begin_compensation(saga_id, "Execution"), "runs") == sorted(ids)
+
+
+def test_a_chunk_whose_transaction_failed_is_skipped(stack: Any, monkeypatch: Any) -> None:
+    """A chunk number reserved by an attempt that then failed leaves a gap, not an error."""
+    store = DynamoSagaStore(stack.settings())
+    saga_id = f"store-{uuid.uuid4().hex[:10]}"
+    store.record(saga_id, "Generation", "tests", [{"test_id": "t-1"}])
+    real = store._transact_through_conflicts
+
+    def fail_once(writes: list[dict[str, Any]]) -> None:
+        monkeypatch.setattr(store, "_transact_through_conflicts", real)
+        raise RuntimeError("lost")
+
+    monkeypatch.setattr(store, "_transact_through_conflicts", fail_once)
+    with pytest.raises(RuntimeError):
+        store.record(saga_id, "Generation", "tests", [{"test_id": "t-2"}])
+    store.record(saga_id, "Generation", "tests", [{"test_id": "t-3"}])
+
+    entry = store.begin_compensation(saga_id, "Generation")
+    assert entry["chunks"] == 3
+    assert created(entry, "tests") == ["t-1", "t-3"]
+
+
+def test_the_index_s_entries_and_chunks_fold_into_one_entry_per_step() -> None:
+    folded = merged_ledger(
+        [
+            {
+                "step": "Execution",
+                "status": "ACTIVE",
+                "chunks": 2,
+                "created_runs": ["t-0"],
+            },  # written before chunks
+            {"step": "Execution#1", "created_runs": ["t-2", "t-1"]},
+            {"step": "Execution#0", "created_artifacts": ["runs/s/t-1.json"]},
+            {"step": "Generation", "status": "COMPENSATED"},
+        ]
+    )
+    assert folded == {
+        "Execution": {
+            "step": "Execution",
+            "status": "ACTIVE",
+            "created_runs": ["t-0", "t-1", "t-2"],
+            "created_artifacts": ["runs/s/t-1.json"],
+        },
+        "Generation": {"step": "Generation", "status": "COMPENSATED"},
+    }
+
+
+def test_a_chunk_number_handed_out_twice_loses_no_id(stack: Any, monkeypatch: Any) -> None:
+    """DynamoDB's counter is atomic; the embedded stack's UPDATED_NEW was once read after a
+    concurrent increment, giving two parallel Map items one number (6 of 3,000 runs lost)."""
+    store = DynamoSagaStore(stack.settings())
+    saga_id = f"store-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setattr(store, "_reserve_chunk", lambda saga_id, step: 0)
+    store.record_artifacts(saga_id, "Execution", ["runs/s/t-1.json"])
+    store.record(saga_id, "Execution", "runs", [{"test_id": "t-1"}])
+    store.record(saga_id, "Execution", "runs", [{"test_id": "t-2"}])
+    monkeypatch.undo()
+    store._ddb.update_item(  # the entry's count, as one reservation would have left it
+        TableName=stack.settings().ledger_table,
+        Key={LEDGER_KEY: {"S": ledger_entry("Execution", saga_id)}},
+        UpdateExpression="SET chunks = :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+
+    entry = store.begin_compensation(saga_id, "Execution")
+    assert (created(entry, "runs"), created(entry, "artifacts")) == (["t-1", "t-2"], ["runs/s/t-1.json"])

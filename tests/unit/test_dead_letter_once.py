@@ -98,3 +98,31 @@ def test_deduplication_ids_fit_sqs_and_differ_per_execution():
     long_arn = ARN + "x" * 200
     assert deduplication_id(ARN) != deduplication_id(other)
     assert len(deduplication_id(long_arn)) <= 128 and deduplication_id(long_arn).isalnum()
+
+
+def test_a_letter_for_the_largest_saga_fits_one_sqs_message_and_counts_every_id() -> None:
+    import json
+
+    from functions.agents.compensation_failure import MAX_IDS_NAMED, dead_letter
+
+    runs = [f"run-{i:05d}-{'x' * 60}" for i in range(3_000)]
+    artifacts = [f"runs/{'s' * 64}/test-{i:05d}/artifact.json" for i in range(3_000)]
+    remaining = {"Execution": {"runs": runs, "artifacts": artifacts}, "Generation": {"tests": ["t1", "t2"]}}
+    letter = dead_letter("s" * 64, "arn:exec", {"Error": "E", "Cause": "C"}, remaining)
+    assert len(json.dumps(letter).encode()) < 256 * 1024
+    assert letter["left_to_undo_counts"] == {
+        "Execution": {"runs": 3_000, "artifacts": 3_000},
+        "Generation": {"tests": 2},
+    }
+    named = [i for kinds in letter["left_to_undo"].values() for ids in kinds.values() for i in ids]
+    assert len(named) == MAX_IDS_NAMED
+    assert "6002" in letter["truncated"]
+
+
+def test_a_small_letter_names_every_id_and_is_not_marked_shortened() -> None:
+    from functions.agents.compensation_failure import dead_letter
+
+    remaining = {"Requirements": {"scenarios": ["a", "b"]}}
+    letter = dead_letter("s", "arn:exec", {}, remaining)
+    assert letter["left_to_undo"] == remaining
+    assert "truncated" not in letter and "left_to_undo_counts" not in letter
