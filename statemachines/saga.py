@@ -20,7 +20,8 @@ from typing import Any
 INVALID_REQUEST = "InvalidRequest"
 PERMANENT_ERROR = "AgentPermanentError"
 TARGET_REFUSED = "TargetRefused"  # an AgentPermanentError; Step Functions matches names, not classes
-NON_RETRYABLE = (INVALID_REQUEST, PERMANENT_ERROR, TARGET_REFUSED)
+TARGET_UNREACHABLE = "TargetUnreachable"  # likewise: no test reached the target
+NON_RETRYABLE = (INVALID_REQUEST, PERMANENT_ERROR, TARGET_REFUSED, TARGET_UNREACHABLE)
 
 # Retry the Lambda service's own transient faults on every task (AWS's recommended set).
 LAMBDA_SERVICE_ERRORS = (

@@ -19,7 +19,7 @@ from functions.common.errors import AgentPermanentError, AgentTransientError, Sa
 from functions.common.models import RunResult, TestCase
 from functions.common.step import Step
 from functions.common.store import ArtifactStore, SagaStore
-from functions.common.targets import HttpResponse, TargetRefused
+from functions.common.targets import HttpResponse, TargetRefused, TargetUnreachable
 
 STEP = "Execution"
 _INVISIBLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
@@ -145,6 +145,8 @@ def run(
         raise
     if crash:
         step.faults.crash_after_partial_write(step.ctx, len(results) - len(already))
+    if results and all(r.outcome == "ERROR" and r.status_code is None for r in results):
+        raise TargetUnreachable(f"none of the {len(results)} tests reached the target ({results[0].detail})")
     passed = sum(r.outcome == "PASSED" for r in results)
     return {
         "runs": len(results),

@@ -329,7 +329,8 @@ def approve(
     saga_id: SagaId, body: Annotated[Approve | None, Body()] = None, machine: MachineQuery = None
 ) -> Any:
     found, _ = _find(saga_id, machine)
-    return _json(200, _control(found).approve(saga_id, sender=_sender()))
+    comment = body.comment if body else None
+    return _json(200, _control(found).approve(saga_id, sender=_sender(), comment=comment))
 
 
 @_at_route(responses=error_responses(400, 404, 409, 413, 422))

@@ -27,6 +27,12 @@ class TargetRefused(AgentPermanentError):
     """The target resolves to an address the agent must not reach."""
 
 
+class TargetUnreachable(AgentPermanentError):
+    """No test reached the target (every run is a network error): the saga has no result to
+    report, so Execution fails and the saga rolls back, rather than succeed with a pass rate of 0.
+    A target that answers some tests keeps its unreachable runs as ERROR outcomes."""
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     status: int

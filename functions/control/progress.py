@@ -158,3 +158,30 @@ def _message(cause: str | None) -> str | None:
     if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
         return str(parsed["errorMessage"])
     return cause or None
+
+
+FAILURES_SHOWN = 50  # a status answer stays small however many tests failed
+
+
+def results(reports: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the saga found, from its Reports (Analysis and Evolution write them; a rollback
+    leaves them): tests, pass rate, failed tests with reasons, proposals. None before Analysis."""
+    found = {str(r.get("report")): r for r in reports}
+    analysis = found.get("analysis")
+    if analysis is None:
+        return None
+    failures = [
+        {"test_id": str(f["test_id"]), "name": str(f.get("name", "")), "reason": str(f.get("reason", ""))}
+        for f in analysis.get("failures") or []
+    ]
+    return {
+        "tests": int(analysis.get("total", 0)),
+        "pass_rate": float(analysis.get("pass_rate", 0)),
+        "failed": int(analysis.get("failures_count", len(failures))),  # the report's parts hold the rest
+        "failures": failures[:FAILURES_SHOWN],
+        "execution_failures": [str(t) for t in analysis.get("execution_failures") or []],
+        "proposals": [
+            {k: str(v) for k, v in p.items() if v is not None}
+            for p in (found.get("evolution") or {}).get("proposals") or []
+        ][:FAILURES_SHOWN],
+    }

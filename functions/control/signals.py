@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from functions import audit
 from functions.common import arns, aws
 from functions.common.store import COMPENSATED, DynamoSagaStore
-from functions.control.progress import CANCELLED_ERROR, GATE, Progress, progress, step_events
+from functions.control.progress import CANCELLED_ERROR, GATE, Progress, progress, results, step_events
 from functions.control.records import APPROVED, AWAITING_APPROVAL, CANCELLED, SagaRecords
 
 PRIORITIES = ("low", "normal", "high")
@@ -78,17 +78,23 @@ class SagaControl:
         return described
 
     # -- signals ---------------------------------------------------------------------------
-    def approve(self, saga_id: str, *, sender: str | None = None) -> dict[str, Any]:
+    def approve(
+        self, saga_id: str, *, sender: str | None = None, comment: str | None = None
+    ) -> dict[str, Any]:
+        """Approve a waiting saga; ``comment`` is kept with the signal (status, audit record)."""
         self._running(saga_id)
-        token = self._records.take_token(saga_id, APPROVED, {"signal": "approve", "by": sender})
+        comment = comment.strip() or None if comment else None
+        token = self._records.take_token(
+            saga_id, APPROVED, {"signal": "approve", "by": sender, "comment": comment}
+        )
         if token is None:
             raise SagaNotWaiting(f"saga {saga_id!r} is not waiting for approval")
         received = audit.now_ms()
         self._answer(
             saga_id, token, lambda: self._sfn.send_task_success(taskToken=token, output='{"approved": true}')
         )
-        audit.signal(saga_id, "approve", sender, at_ms=received)
-        return {"saga_id": saga_id, "signal": "approve"}
+        audit.signal(saga_id, "approve", sender, at_ms=received, comment=comment and audit.text(comment))
+        return {"saga_id": saga_id, "signal": "approve", **({"comment": comment} if comment else {})}
 
     def cancel(self, saga_id: str, reason: str, *, sender: str | None = None) -> dict[str, Any]:
         if not reason.strip():
@@ -177,6 +183,10 @@ class SagaControl:
                 "error": described.get("error"),
                 "cause": described.get("cause"),
             },
+            # What the saga found (pass rate, failed tests, proposals), once it has ended.
+            "results": None
+            if described["status"] == "RUNNING"
+            else results(self._store.items("reports", saga_id)),
         }
 
     def _from_ledger(

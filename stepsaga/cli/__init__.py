@@ -2,6 +2,7 @@
 
 stepsaga run            two sagas on the embedded stack (the README's main job)
 stepsaga cost           cost per saga path, from the compiled ASL
+stepsaga --version      the installed version
 """
 
 from __future__ import annotations
@@ -24,8 +25,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def version() -> str:
+    """The installed distribution's version (a source tree that was never installed has none)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("stepsaga")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def usage() -> str:
-    lines = ["usage: stepsaga <command> [options]", "", "commands:"]
+    lines = ["usage: stepsaga <command> [options] | stepsaga --version", "", "commands:"]
     lines += [f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -35,12 +47,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(usage())
         return 0
+    if args[0] in ("-V", "--version"):
+        print(f"stepsaga {version()}")
+        return 0
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
         print(f"stepsaga: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[command][0])
-    return int(module.main(rest) or 0)
+    try:
+        return int(module.main(rest) or 0)
+    except SystemExit as exit_:  # argparse's --help and usage errors: its code, not a traceback
+        if exit_.code is None or isinstance(exit_.code, int):
+            return exit_.code or 0
+        print(exit_.code, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

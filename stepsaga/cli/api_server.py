@@ -217,6 +217,20 @@ def serve(stack: EmbeddedStack, port: int = 0) -> ApiServer:
     return ApiServer(handler_environment(stack), port).start()
 
 
+def banner(api_url: str, site_url: str) -> str:
+    """What the server is, how it differs from API Gateway, and the command to try."""
+    return "\n".join(
+        [
+            f"demo site (a target for sagas): {site_url}",
+            f"saga API: {api_url}   (OpenAPI: {api_url}/openapi.json; Ctrl-C stops)",
+            "local server: no SigV4 check (API Gateway's IAM auth is not enforced) and every "
+            "sender is recorded as 127.0.0.1",
+            f"try: stepsaga saga --endpoint {api_url} start --project acme --target-url {site_url} "
+            "--story 'As a visitor I open / and see \"Welcome to Acme\"' --wait",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="stepsaga api", description="Serve the saga HTTP API over an embedded stack on 127.0.0.1."
@@ -236,13 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with DemoSite() as site, EmbeddedStack() as stack, serve(stack, args.port) as api:
         print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s")
-        print(f"demo site (a target for sagas): {site.url}")
-        print(f"saga API: {api.url}   (OpenAPI: {api.url}/openapi.json; Ctrl-C stops)")
-        print(
-            f"try: python -m stepsaga.cli.saga --endpoint {api.url} start --project acme "
-            f"--target-url {site.url} --story 'As a visitor I open / and see \"Welcome to Acme\"' --wait",
-            flush=True,
-        )
+        print(banner(api.url, site.url), flush=True)
         try:
             while True:
                 time.sleep(3600)

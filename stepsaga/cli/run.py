@@ -8,6 +8,7 @@ website on 127.0.0.1 stands in for the application under test.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from typing import Any
@@ -54,6 +55,11 @@ def _count(items: list[dict[str, Any]], field: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="stepsaga run",
+        description="Two sagas on an embedded stack (one succeeds, one fails at Execution and is "
+        "rolled back), with their histories and the data they left behind.",
+    ).parse_args(argv)
     started = time.perf_counter()
     with DemoSite() as site, EmbeddedStack() as stack:
         print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s; target site {site.url}\n")

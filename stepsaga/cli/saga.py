@@ -27,9 +27,10 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from functions.common.names import SAGA_MACHINES
 from stepsaga.cli.history import table as history_table
@@ -151,12 +152,71 @@ def _signer(profile: str | None, region: str | None) -> Any:
     return sign
 
 
+def saga_path(saga_id: str, *rest: str) -> str:
+    """``/sagas/<id>[/rest]`` with the id quoted: a space or ``!`` is the API's to refuse, not urllib's."""
+    return "/".join(("/sagas", quote(saga_id, safe=""), *rest))
+
+
 # -- output ------------------------------------------------------------------------------------
-def table(rows: Sequence[tuple[str, ...]], right: tuple[int, ...] = ()) -> str:
+WIDTH = 80  # what ``list`` fits in, as a terminal's default
+STATUS_COLOURS = {"SUCCEEDED": "32", "RUNNING": "33", "FAILED": "31", "TIMED_OUT": "31", "ABORTED": "31"}
+
+
+def coloured(out: TextIO) -> bool:
+    """Colour only for a person at a terminal who has not asked for none (https://no-color.org)."""
+    return out.isatty() and not os.environ.get("NO_COLOR")
+
+
+def paint(text: str, status: str, on: bool) -> str:
+    """``text`` in the colour of a saga ``status`` (green done, yellow running, red failed)."""
+    code = STATUS_COLOURS.get(status.strip())
+    return f"\033[{code}m{text}\033[0m" if on and code else text
+
+
+def local_time(moment: Any, form: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An ISO timestamp or epoch milliseconds as this machine's local time ("-" for none)."""
+    if moment is None or moment == "":
+        return "-"
+    try:
+        if isinstance(moment, int | float) or str(moment).isdigit():
+            when = datetime.fromtimestamp(int(moment) / 1000, tz=UTC)
+        else:
+            when = datetime.fromisoformat(str(moment))
+    except (ValueError, OverflowError, OSError):
+        return str(moment)
+    if when.tzinfo is None:  # the API answers in UTC
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone().strftime(form)
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+def table(
+    rows: Sequence[tuple[str, ...]],
+    right: tuple[int, ...] = (),
+    *,
+    fit: int | None = None,
+    shrink: tuple[int, ...] = (),
+    status_column: int | None = None,
+    colour: bool = False,
+) -> str:
+    """Aligned columns under a rule. With ``fit``, the ``shrink`` columns (in that order) are cut
+    with an ellipsis until a line fits; ``status_column`` is painted when ``colour``."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    if fit is not None:
+        for column in shrink:
+            excess = sum(widths) + 2 * (len(widths) - 1) - fit
+            if excess <= 0:
+                break
+            widths[column] = max(widths[column] - excess, len(rows[0][column]), 12)  # a telling prefix
     lines = []
     for index, row in enumerate(rows):
-        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)]
+        cells = [shorten(c, widths[i]) for i, c in enumerate(row)]
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)]
+        if index and status_column is not None:
+            cells[status_column] = paint(cells[status_column], row[status_column], colour)
         lines.append("  ".join(cells).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -168,10 +228,10 @@ def render_history(events: list[dict[str, Any]]) -> str:
     return history_table(events)
 
 
-def render_status(status: dict[str, Any]) -> str:
+def render_status(status: dict[str, Any], colour: bool = False) -> str:
     lines = [
         f"saga:           {status['saga_id']} ({status.get('machine', '?')})",
-        f"status:         {status['status']}",
+        f"status:         {paint(status['status'], status['status'], colour)}",
         f"current step:   {status.get('current_step') or '-'}",
         f"completed:      {', '.join(status.get('completed_steps') or []) or '-'}",
         f"priority:       {status.get('priority', 'normal')}",
@@ -194,15 +254,62 @@ def render_status(status: dict[str, Any]) -> str:
     outcome = status.get("outcome")
     if outcome and (outcome.get("error") or outcome.get("cause")):
         lines.append(f"error:          {outcome.get('error') or ''} {outcome.get('cause') or ''}".rstrip())
+    lines += render_results(status.get("results"))
     for signal in status.get("signals") or []:
-        extra = signal.get("reason") or signal.get("priority") or ""
-        lines.append(f"signal:         {signal.get('signal')} by {signal.get('by', '?')} {extra}".rstrip())
+        extra = signal.get("reason") or signal.get("comment") or signal.get("priority") or ""
+        at = f" at {local_time(signal['at'])}" if signal.get("at") else ""
+        lines.append(
+            f"signal:         {signal.get('signal')} by {signal.get('by', '?')} {extra}".rstrip() + at
+        )
     return "\n".join(lines)
+
+
+def render_results(results: dict[str, Any] | None) -> list[str]:
+    """What the saga found: pass rate, each failed test and why, each proposal."""
+    if not results:
+        return []
+    tests, failed = results["tests"], results["failed"]
+    lines = [f"pass rate:      {results['pass_rate']:.0%} ({tests - failed} of {tests} tests passed)"]
+    lines += [f"failed test:    {f['test_id']} {f['name']}: {f['reason']}" for f in results["failures"]]
+    if failed > len(results["failures"]):
+        lines.append(f"                ... and {failed - len(results['failures'])} more (--json)")
+    lines += [
+        f"not run:        {test_id} (its execution failed)" for test_id in results["execution_failures"]
+    ]
+    lines += [
+        f"proposal:       {p['test_id']}: {p['change']}"
+        + (f" -> {p['suggestion']!r}" if p.get("suggestion") else "")
+        + f" ({p['rationale']})"
+        for p in results["proposals"]
+    ]
+    return lines
+
+
+def render_end(status: dict[str, Any]) -> list[str]:
+    """What ``--wait`` adds once the saga has ended: why it failed, then what it found."""
+    lines = []
+    failure = status.get("failure")
+    if failure:
+        why = ": ".join(str(failure[k]) for k in ("error", "cause") if failure.get(k))
+        lines.append(f"failed step:    {failure.get('step') or '?'}{': ' + why if why else ''}")
+    return lines + render_results(status.get("results"))
 
 
 # -- commands -----------------------------------------------------------------------------------
 def _start_body(args: argparse.Namespace) -> dict[str, Any]:
     if args.file:
+        # A request comes whole from the file or from the flags: mixing them would drop some.
+        given = [
+            flag
+            for flag, value in (
+                ("--project", args.project),
+                ("--target-url", args.target_url),
+                ("--story", args.story),
+            )
+            if value
+        ]
+        if given:
+            raise CliError(f"--file holds the whole request: drop {', '.join(given)} or --file")
         try:
             document = json.loads(Path(args.file).read_text())
         except (OSError, ValueError) as error:
@@ -254,12 +361,16 @@ def cmd_start(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     status = wait(client, saga["saga_id"], args.timeout, args.interval, out)
     if args.json:
         print(json.dumps(status, indent=2), file=out)
+    elif end := render_end(status):
+        print("\n".join(end), file=out)
     return 0 if status["status"] == "SUCCEEDED" else 1
 
 
-def _progress(status: dict[str, Any], elapsed: float) -> str:
+def _progress(status: dict[str, Any], elapsed: float, colour: bool = False) -> str:
     if status["status"] != "RUNNING":
-        return f"{status['saga_id']}: {status['status']} after {elapsed:.1f} s"
+        return (
+            f"{status['saga_id']}: {paint(status['status'], status['status'], colour)} after {elapsed:.1f} s"
+        )
     done = len(status.get("completed_steps") or [])
     where = status.get("current_step") or "-"
     note = (
@@ -275,11 +386,12 @@ def wait(client: Client, saga_id: str, timeout: float, interval: float, out: Tex
     printed again whenever the saga moves (state, step or approval)."""
     started = time.monotonic()
     live = out.isatty()
+    colour = coloured(out)
     seen: tuple[Any, ...] = ()
     while True:
-        _, status = client.call("GET", f"/sagas/{saga_id}")
+        _, status = client.call("GET", saga_path(saga_id))
         elapsed = time.monotonic() - started
-        line = _progress(status, elapsed)
+        line = _progress(status, elapsed, colour)
         running = status["status"] == "RUNNING"
         moved = (status["status"], status.get("current_step"), status.get("approval_pending"))
         if live:
@@ -297,32 +409,59 @@ def wait(client: Client, saga_id: str, timeout: float, interval: float, out: Tex
 
 
 def cmd_list(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    _, page = client.call(
-        "GET",
-        "/sagas",
-        query={
-            "machine": args.machine,
+    """One machine's page (``--machine``, pageable), or the newest sagas of every machine."""
+    machines = [args.machine] if args.machine else list(MACHINES)
+    if args.next_token and not args.machine:
+        raise CliError("--next-token pages one machine's sagas: add the --machine it came from")
+    sagas: list[dict[str, Any]] = []
+    token = None  # the next page of one machine's sagas
+    left_out = False  # older sagas of some machine not shown
+    for machine in machines:
+        query = {
+            "machine": machine,
             "status": args.status,
             "limit": args.limit,
             "next_token": args.next_token,
-        },
-    )
+        }
+        _, page = client.call("GET", "/sagas", query=query)
+        sagas += page["sagas"]
+        token = page.get("next_token")
+        left_out = left_out or bool(token)
+    sagas.sort(key=lambda s: s.get("start_date") or "", reverse=True)
+    left_out = left_out or len(sagas) > args.limit
+    sagas = sagas[: args.limit]
     if args.json:
-        print(json.dumps(page, indent=2), file=out)
+        print(json.dumps({"sagas": sagas, "next_token": token if args.machine else None}, indent=2), file=out)
         return 0
-    rows = [("SAGA ID", "STATUS", "STARTED", "STOPPED")]
+    rows = [("SAGA ID", "MACHINE", "STATUS", "STARTED", "TOOK")]
     rows += [
-        (s["saga_id"], s["status"], s["start_date"] or "-", s["stop_date"] or "-") for s in page["sagas"]
+        (s["saga_id"], s["machine"], s["status"], local_time(s["start_date"], "%m-%d %H:%M:%S"), _took(s))
+        for s in sagas
     ]
-    print(table(rows) if page["sagas"] else "no sagas", file=out)
-    if page.get("next_token"):
-        print(f"more: --next-token {page['next_token']}", file=out)
+    # The machine column gives way to fit; a saga id never does: it is what every other command takes.
+    listing = table(rows, right=(4,), fit=WIDTH, shrink=(1,), status_column=2, colour=coloured(out))
+    print(listing if sagas else "no sagas", file=out)
+    if args.machine and token:
+        print(f"more: --next-token {token}", file=out)
+    elif left_out and not args.machine:
+        print("more: older sagas; page one machine's with --machine M (then --next-token)", file=out)
     return 0
 
 
+def _took(saga: dict[str, Any]) -> str:
+    """How long the saga ran ("-" while it runs)."""
+    try:
+        start = datetime.fromisoformat(saga["start_date"])
+        stop = datetime.fromisoformat(saga["stop_date"])
+    except (KeyError, TypeError, ValueError):
+        return "-"
+    seconds = (stop - start).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 600 else f"{seconds / 60:.0f} min"
+
+
 def cmd_status(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    _, status = client.call("GET", f"/sagas/{args.saga_id}", query={"machine": args.machine})
-    print(json.dumps(status, indent=2) if args.json else render_status(status), file=out)
+    _, status = client.call("GET", saga_path(args.saga_id), query={"machine": args.machine})
+    print(json.dumps(status, indent=2) if args.json else render_status(status, coloured(out)), file=out)
     return 0
 
 
@@ -332,7 +471,7 @@ def cmd_history(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     while True:
         _, page = client.call(
             "GET",
-            f"/sagas/{args.saga_id}/history",
+            saga_path(args.saga_id, "history"),
             query={"machine": args.machine, "limit": 1000, "next_token": token},
         )
         events += page["events"]
@@ -348,23 +487,23 @@ def cmd_history(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_audit(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    _, page = client.call("GET", f"/sagas/{args.saga_id}/audit")
+    _, page = client.call("GET", saga_path(args.saga_id, "audit"))
     if args.json:
         print(json.dumps(page["events"], indent=2), file=out)
         return 0
     for event in page["events"]:
         details = {k: v for k, v in event.items() if k not in ("id", "type", "at")}
         detail = ", ".join(f"{k}={v}" for k, v in details.items())
-        print(f"{event.get('at', event['id'])}  {event['type']:<20} {detail}", file=out)
+        print(f"{local_time(event.get('at', event['id']))}  {event['type']:<20} {detail}", file=out)
     return 0
 
 
 def _signal(client: Client, args: argparse.Namespace, out: TextIO, name: str, body: dict[str, Any]) -> int:
-    _, answer = client.call("POST", f"/sagas/{args.saga_id}/{name}", body, query={"machine": args.machine})
+    _, answer = client.call("POST", saga_path(args.saga_id, name), body, query={"machine": args.machine})
     if args.json:
         print(json.dumps(answer, indent=2), file=out)
     else:
-        extra = answer.get("reason") or answer.get("priority")
+        extra = answer.get("reason") or answer.get("comment") or answer.get("priority")
         print(f"{answer['signal']}: {answer['saga_id']}" + (f" ({extra})" if extra else ""), file=out)
     return 0
 
@@ -440,10 +579,10 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument("--timeout", type=float, default=600, help="seconds --wait waits (default 600)")
     start.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
 
-    listing = command("list", cmd_list, "list a machine's sagas")
+    listing = command("list", cmd_list, "the newest sagas of every machine (or one --machine's)")
     listing.add_argument("--machine", choices=MACHINES)
     listing.add_argument("--status", choices=STATUSES)
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=int, default=20, help="sagas shown (default 20)")
     listing.add_argument("--next-token")
 
     saga_id(command("status", cmd_status, "where a saga is"))

@@ -552,6 +552,11 @@ def main(argv: list[str] | None = None) -> int:
         if found is not None:
             return attached(found.endpoint, args.port, found.console)
 
+    from stepsaga.embedded.stack import port_in_use
+
+    if args.port and port_in_use(args.port):  # one line, before the deploy
+        print(f"stepsaga viewer: port {args.port} is in use: choose --port", file=sys.stderr)
+        return 2
     import infra  # noqa: F401  (silences jsii's Node.js banner before aws_cdk loads)
     from stepsaga.cli.demo_site import DemoSite, demo_request
     from stepsaga.embedded import EmbeddedStack

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +21,7 @@ from functions.common.arns import execution_arn
 from functions.common.names import SAGA_MACHINES
 from stepsaga.cli import history as console_history
 from stepsaga.cli.api_server import ApiServer, match_resource, serve, to_event
-from stepsaga.cli.demo_site import STORIES, DemoSite
+from stepsaga.cli.demo_site import STORIES, UNMET_STORY, DemoSite
 from stepsaga.embedded import EmbeddedStack
 
 pytestmark = pytest.mark.functional
@@ -663,6 +664,35 @@ def test_history_shows_the_error_of_a_failed_saga(api: Api) -> None:
     assert api.stack.items("scenarios", key) == []  # rolled back
 
 
+def test_status_shows_what_the_saga_found(api: Api) -> None:
+    key = _key()
+    body = {"request": api.request_doc(user_stories=[*STORIES, UNMET_STORY])}
+    code, started, _ = api.call("POST", "/sagas", body, key=key)
+    assert code == 201, started
+    api.stack.wait(started["execution_arn"])
+    found = api.status(key)["results"]
+    assert found["tests"] > found["failed"] >= 1 and 0 < found["pass_rate"] < 1, found
+    assert any("Enterprise plan" in f["reason"] for f in found["failures"]), found
+    assert {p["test_id"] for p in found["proposals"]} >= {f["test_id"] for f in found["failures"]}, found
+
+
+def test_an_unreachable_target_rolls_the_saga_back(api: Api) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    key = _key()
+    body = {"request": api.request_doc(target_url=f"http://127.0.0.1:{closed}")}
+    code, started, _ = api.call("POST", "/sagas", body, key=key)
+    assert code == 201, started
+    described = api.stack.wait(started["execution_arn"])
+    assert described["status"] == "FAILED" and described["error"] == "SagaRolledBack", described
+    status = api.status(key)
+    assert status["failure"]["step"] == "Execution", status
+    assert status["failure"]["error"] == "TargetUnreachable", status
+    assert "none of the" in status["failure"]["cause"] and "reached the target" in status["failure"]["cause"]
+    assert status["results"] is None  # no Analysis ran: nothing to show but the failure
+
+
 def test_idempotent_start(api: Api) -> None:
     key = _key()
     before = _executions(api.stack)
@@ -696,12 +726,16 @@ def test_approve_with_priority(api: Api) -> None:
     assert api.status(key)["priority"] == "high"
 
     code, answer, _ = api.call("POST", f"/sagas/{key}/approve", {"comment": "looks good"})
-    assert code == 200 and answer == {"saga_id": key, "signal": "approve"}
+    assert code == 200 and answer == {"saga_id": key, "signal": "approve", "comment": "looks good"}
     api.stack.wait(_arn(api, key, "reviewed-test-generation"))
     status = api.status(key)
     assert status["status"] == "SUCCEEDED"
     assert [s["signal"] for s in status["signals"]] == ["set_priority", "approve"]
     assert status["signals"][-1]["by"] == "127.0.0.1"  # the caller's identity (sourceIp locally)
+    assert status["signals"][-1]["comment"] == "looks good"  # kept, in status and the audit record
+    _, audited, _ = api.call("GET", f"/sagas/{key}/audit")
+    approvals = [e for e in audited["events"] if e["type"] == "signal" and e.get("signal") == "approve"]
+    assert [e.get("comment") for e in approvals] == ["looks good"], audited["events"]
 
     code, answer, _ = api.call("POST", f"/sagas/{key}/approve")
     assert code == 409 and answer["error"] == "SagaFinished", answer
@@ -787,7 +821,8 @@ def test_cli_start_and_wait(api: Api, finished: dict[str, Any], capsys: pytest.C
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == f"started: {key} on test-generation (RUNNING)"
-    assert lines[-1].startswith(f"{key}: SUCCEEDED after ")
+    ended = next(i for i, line in enumerate(lines) if line.startswith(f"{key}: SUCCEEDED after "))
+    assert lines[ended + 1].startswith("pass rate:      ") and "tests passed" in lines[ended + 1], out
     code, out, _ = _cli(
         api, capsys, "start", "--project", "acme-web", "--target-url", api.site.url, *stories, "--key", key
     )
@@ -804,8 +839,12 @@ def test_cli_start_and_wait(api: Api, finished: dict[str, Any], capsys: pytest.C
     assert lines[3].split()[:2] == ["1", "ExecutionStarted"] and "ExecutionSucceeded" in lines[-1]
 
     code, out, _ = _cli(api, capsys, "list", "--status", "SUCCEEDED", "--limit", "1")
-    assert code == 0 and out.splitlines()[0].split() == ["SAGA", "ID", "STATUS", "STARTED", "STOPPED"], out
-    assert out.splitlines()[-1].startswith("more: --next-token ")
+    assert code == 0 and out.splitlines()[0].split() == ["SAGA", "ID", "MACHINE", "STATUS", "STARTED", "TOOK"]
+    assert out.splitlines()[-1].startswith("more: older sagas"), out
+    code, out, _ = _cli(
+        api, capsys, "list", "--machine", "test-generation", "--status", "SUCCEEDED", "--limit", "1"
+    )
+    assert code == 0 and out.splitlines()[-1].startswith("more: --next-token "), out
     code, out, _ = _cli(api, capsys, "--json", "list", "--limit", "100")
     assert code == 0 and key in {s["saga_id"] for s in json.loads(out)["sagas"]}
 
@@ -838,6 +877,8 @@ CLI_ERRORS = [
     # (case, argv, exit code, fragment of the one stderr line)
     ("unknown saga", ["status", "no-such-saga"], 1, "SagaNotFound (404): saga_id: no saga 'no-such-saga'"),
     ("approve a finished saga", ["approve", "{finished}"], 1, "SagaFinished (409)"),
+    ("saga id with a space", ["status", "a b"], 1, "(422): path parameter saga_id"),
+    ("saga id with a !", ["history", "wow!"], 1, "(422): path parameter saga_id"),
     ("start without a request", ["start"], 1, "start needs --file or --project, --target-url, --story"),
     (
         "request the API refuses",
@@ -852,6 +893,12 @@ CLI_ERRORS = [
         "header Idempotency-Key",
     ),
     ("missing file", ["start", "--file", "/nonexistent/request.json"], 1, "--file /nonexistent/request.json"),
+    (
+        "file and flags",
+        ["start", "--file", "request.json", "--project", "p", "--story", "s"],
+        1,
+        "--file holds the whole request: drop --project, --story or --file",
+    ),
     (
         "bad fault",
         ["start", "--project", "p", "--target-url", "http://x/", "--story", "s", "--fault", "X"],

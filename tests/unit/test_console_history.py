@@ -67,3 +67,49 @@ def test_an_empty_history_is_a_header() -> None:
 def test_the_saga_command_lays_out_the_api_rows_the_same_way() -> None:
     served = json.loads(json.dumps(rows(EVENTS, cause_limit=CAUSE_LIMIT)))  # as the API sends them
     assert render_history(served) == table(served) == TABLE
+
+
+def chained(n: int, previous: int, kind: str, **details: Any) -> dict[str, Any]:
+    found = event(n, kind, **details)
+    found["previousEventId"] = previous
+    return found
+
+
+# Two Map iterations interleaved as Step Functions records them: each event names the one before
+# it in its own iteration (previousEventId), not the one before it in the history.
+PARALLEL = [
+    chained(1, 0, "ExecutionStarted"),
+    chained(2, 1, "MapStateEntered", name="Execution"),
+    chained(3, 2, "MapStateStarted"),
+    chained(4, 3, "MapIterationStarted", name="Execution", index=0),
+    chained(5, 4, "TaskStateEntered", name="ExecuteTest"),
+    chained(6, 5, "LambdaFunctionScheduled"),
+    chained(7, 3, "MapIterationStarted", name="Execution", index=1),
+    chained(8, 7, "TaskStateEntered", name="ExecuteTest"),
+    chained(9, 8, "LambdaFunctionScheduled"),
+    chained(10, 6, "LambdaFunctionFailed", error="AgentTransientError", cause="flaky"),
+    chained(11, 10, "LambdaFunctionScheduled"),
+    chained(12, 9, "LambdaFunctionSucceeded"),
+    chained(13, 12, "TaskStateExited", name="ExecuteTest"),
+    chained(14, 13, "MapIterationSucceeded", name="Execution", index=1),
+    chained(15, 11, "LambdaFunctionSucceeded"),
+    chained(16, 15, "TaskStateExited", name="ExecuteTest"),
+    chained(17, 16, "MapIterationSucceeded", name="Execution", index=0),
+    chained(18, 17, "MapStateSucceeded"),
+    chained(19, 18, "MapStateExited", name="Execution"),
+    chained(20, 19, "TaskStateEntered", name="Observation"),
+    chained(21, 20, "LambdaFunctionScheduled"),
+]
+
+
+def test_concurrent_map_iterations_are_named_and_retried_each_on_their_own() -> None:
+    found = {r["id"]: (r["state"], r["error"]) for r in rows(PARALLEL)}
+    assert found[4] == ("Execution [0]", None) and found[7] == ("Execution [1]", None)
+    assert found[6] == ("ExecuteTest [0]", None)
+    assert found[9] == ("ExecuteTest [1]", None)  # iteration 1's first attempt, not "retry 1"
+    assert found[10] == ("ExecuteTest [0]", "AgentTransientError flaky")
+    assert found[11] == ("ExecuteTest [0]", "retry 1")  # counted within iteration 0
+    assert found[15] == ("ExecuteTest [0]", None)  # a later row still names its step
+    assert found[17] == ("Execution [0]", None)
+    assert [found[n][0] for n in (18, 19, 20, 21)] == ["Execution", "Execution", "Observation", "Observation"]
+    assert found[21][1] is None

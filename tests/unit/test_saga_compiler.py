@@ -96,7 +96,7 @@ def _catch_all(state: dict[str, Any]) -> dict[str, Any]:
 def test_forward_task_first_retrier_never_retries_business_errors(states: dict[str, Any], name: str) -> None:
     first = states[name]["Retry"][0]
     assert first == {
-        "ErrorEquals": ["InvalidRequest", "AgentPermanentError", "TargetRefused"],
+        "ErrorEquals": ["InvalidRequest", "AgentPermanentError", "TargetRefused", "TargetUnreachable"],
         "MaxAttempts": 0,
     }
 
@@ -134,7 +134,12 @@ def test_retry_policy_max_delay_is_emitted_only_when_set() -> None:
 def test_non_retryable_names_are_the_exception_class_names() -> None:
     assert errors.InvalidRequest.__name__ == INVALID_REQUEST
     assert errors.AgentPermanentError.__name__ == PERMANENT_ERROR
-    assert set(NON_RETRYABLE) == {INVALID_REQUEST, PERMANENT_ERROR, _targets.TargetRefused.__name__}
+    assert set(NON_RETRYABLE) == {
+        INVALID_REQUEST,
+        PERMANENT_ERROR,
+        _targets.TargetRefused.__name__,
+        _targets.TargetUnreachable.__name__,
+    }
 
 
 def _all_subclasses(cls: type) -> set[type]:
