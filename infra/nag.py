@@ -16,8 +16,8 @@ from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 from infra import arns, defaults
-from statemachines.catalogue import PARENTS, SAGAS
-from statemachines.saga import function_key
+from statemachines.catalogue import PARENTS, SAGAS, machines
+from statemachines.saga import REPORT_COMPENSATION_FAILURE, function_key
 
 if TYPE_CHECKING:
     from infra.api import SagaApi
@@ -41,7 +41,7 @@ class Acknowledged:
 
 def acknowledgements(stack: StepSagaStack) -> list[Acknowledged]:
     """Every finding the app acknowledges. One list, so a review reads every exception at once."""
-    return [*_stack_wide(stack), *_parents(stack), *_api(stack.api)]
+    return [*_stack_wide(stack), *_parents(stack), *_api(stack.api), *_event_checkers(stack)]
 
 
 def acknowledge(stack: StepSagaStack) -> None:
@@ -106,6 +106,24 @@ def _parents(stack: StepSagaStack) -> list[Acknowledged]:
         )
         for parent in PARENTS.values()
         for child in parent.state_machines()
+    ]
+
+
+def _event_checkers(stack: StepSagaStack) -> list[Acknowledged]:
+    """The reporter and SagaEvents believe an event only once DescribeExecution confirms it."""
+    roles = [
+        stack.functions[function_key(REPORT_COMPENSATION_FAILURE)].role,
+        stack.observability.function.role,
+    ]
+    return [
+        Acknowledged(
+            role,  # type: ignore[arg-type]
+            _executions(role, name),  # type: ignore[arg-type]
+            "Executions are named by saga id, known only at run time; only DescribeExecution, to "
+            "refuse an event about an execution that does not exist or is not as it says.",
+        )
+        for role in roles
+        for name in machines()
     ]
 
 

@@ -57,6 +57,8 @@ def _machines(kind: str, names: Iterable[str], *actions: str) -> set[Grant]:
     return {(a, f"states:{kind}:{STACK_NAME}-{n}{suffix}") for n in names for a in actions}
 
 
+EVERY_MACHINE = tuple(machines())
+
 FUNCTIONS: dict[str, set[Grant]] = {
     "RequirementsFunction": _ledger("Requirements", "UpdateItem") | _on("ScenariosTable", "PutItem"),
     "CompensateRequirementsFunction": _ledger("Requirements", "UpdateItem", "GetItem", "BatchGetItem")
@@ -103,6 +105,7 @@ FUNCTIONS: dict[str, set[Grant]] = {
     | _on("ReportsTable", "PutItem"),
     "AwaitApprovalFunction": _on("SagasTable", "UpdateItem"),  # stores the gate's token
     "ReportCompensationFailureFunction": _on(LEDGER_INDEX, "Query")
+    | _machines("execution", EVERY_MACHINE, "states:DescribeExecution")  # refuses a saga that is not running
     | _on(DEAD_LETTERS, "sqs:SendMessage")
     | _on(DEAD_LETTER_CLAIMS, "GetItem", "PutItem"),
     "SummariseProjectsFunction": set(),
@@ -116,6 +119,7 @@ FUNCTIONS: dict[str, set[Grant]] = {
     | _on("ReportsTable", "Query")  # status: the saga's analysis and evolution reports
     | _on("ObservabilityAuditTable", "Query"),
     "ObservabilitySagaEventsFunction": _on("ObservabilitySagaEventsDeadLetterQueue", "sqs:SendMessage")
+    | _machines("execution", EVERY_MACHINE, "states:DescribeExecution")  # refuses a forged event
     | _on("ObservabilityActiveSagasTable", "GetItem", "UpdateItem")
     # The dead letter of a CompensationFailed saga the reporter did not send.
     | _on(LEDGER_INDEX, "Query")

@@ -183,6 +183,7 @@ class StepSagaStack(Stack):
         self._read_ledger(self.observability.function)
         self._allow(self.observability.function, ["sqs:SendMessage"], [self.dead_letters.queue_arn])
         self._grant_dead_letter_claims(self.observability.function)
+        self._allow_describing(self.observability.function)
         CfnOutput(self, f"{names.OUT_TABLE_PREFIX}Audit", value=self.observability.audit_table.table_name)
         CfnOutput(
             self, f"{names.OUT_TABLE_PREFIX}Activesagas", value=self.observability.active_table.table_name
@@ -216,6 +217,7 @@ class StepSagaStack(Stack):
             self._read_ledger(reporter)
             self._allow(reporter, ["sqs:SendMessage"], [self.dead_letters.queue_arn])
             self._grant_dead_letter_claims(reporter)
+            self._allow_describing(reporter)
 
     def _allow(
         self,
@@ -237,6 +239,12 @@ class StepSagaStack(Stack):
             actions,
             [table.table_arn],
             {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{leading}*"]}},
+        )
+
+    def _allow_describing(self, fn: lambda_.IFunction) -> None:
+        """DescribeExecution on the stack's executions: to believe only events Step Functions confirms."""
+        self._allow(
+            fn, ["states:DescribeExecution"], [arns.executions_arn(self, name) for name in machines()]
         )
 
     def _read_ledger(self, fn: lambda_.IFunction) -> None:

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from functions.agents import compensation_failure
 from functions.audit.steps import lambda_handler
-from functions.common import aws
+from functions.common import aws, executions
 from functions.common.names import DEAD_LETTER_CLAIM_PREFIX
 from functions.common.observability import logger, metric
 from functions.common.settings import Settings
@@ -86,6 +86,13 @@ def send_dead_letter(
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     parsed = parse_event(event)
+    # Only a saga that exists and is still running (its Fail state comes after this) gets a letter.
+    executions.require(
+        parsed.context.execution_arn,
+        name=parsed.context.saga_id,
+        status="RUNNING",
+        field="context.execution_arn",
+    )
     reported = send_dead_letter(
         Settings.from_env(),
         parsed.context.saga_id,

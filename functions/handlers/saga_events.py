@@ -14,6 +14,7 @@ from typing import Any
 from functions.audit import saga_events
 from functions.audit.saga_events import PREFIX_ENV
 from functions.audit.steps import lambda_handler
+from functions.common import executions
 from functions.common.names import EXECUTION_STATUS_CHANGE as DETAIL_TYPE
 from functions.common.observability import logger
 from functions.common.settings import Settings
@@ -28,7 +29,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("detail-type") != DETAIL_TYPE or not isinstance(event.get("detail"), dict):
         logger.warning("not an execution status change", extra={"detail_type": event.get("detail-type")})
         return {"ignored": event.get("detail-type")}
-    result = saga_events.process(event["detail"])
+    detail = event["detail"]
+    # EventBridge is not the only possible caller: believe only what Step Functions confirms.
+    executions.require(
+        str(detail.get("executionArn")), name=detail.get("name"), status=detail.get("status"), field="detail"
+    )
+    result = saga_events.process(detail)
     failed = saga_events.compensation_failed(event["detail"])
     settings = Settings.from_env()
     if failed is not None and settings.dead_letter_queue_url:

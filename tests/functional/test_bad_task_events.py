@@ -99,3 +99,63 @@ def test_a_lone_surrogate_in_a_story_is_rejected_input_not_a_rollback(
     assert states == ["Requirements", "InputRejected"], states
     assert not any(s.startswith("Compensate") for s in states)
     _nothing_written(stack, name)
+
+
+def test_a_compensation_failure_report_for_a_saga_that_never_existed_sends_nothing(
+    stack: EmbeddedStack, request_doc: dict[str, Any], saga_name: str
+) -> None:
+    before = len(stack.dead_letters())
+    arn = stack.machine_arn().replace(":stateMachine:", ":execution:") + f":{saga_name}"
+    event = _event(request_doc, saga_name, "ReportCompensationFailure", execution_arn=arn)
+    result, error = _invoke(stack, "functions.handlers.compensation_failure.handler", event)
+    assert error and result["errorType"] == "InvalidRequest", result
+    assert "context.execution_arn: no such execution" in result["errorMessage"], result
+    assert len(stack.dead_letters()) == before
+
+
+def _status_change(stack: EmbeddedStack, execution_arn: str, name: str, status: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": execution_arn,
+            "stateMachineArn": stack.machine_arn(),
+            "name": name,
+            "status": status,
+            "startDate": 0,
+            "stopDate": 1,
+            "input": "{}",
+            "output": None,
+        },
+    }
+
+
+def _audit_records(stack: EmbeddedStack, saga_id: str) -> list[dict[str, Any]]:
+    found = stack.client("dynamodb").query(
+        TableName=stack.outputs["TableAudit"],
+        KeyConditionExpression="saga_id = :s",
+        ExpressionAttributeValues={":s": {"S": saga_id}},
+    )
+    return list(found["Items"])
+
+
+def test_a_forged_succeeded_event_is_refused_and_writes_nothing(
+    stack: EmbeddedStack, request_doc: dict[str, Any], saga_name: str
+) -> None:
+    # A real saga that failed: an event claiming it succeeded must not be believed.
+    described = stack.run(request_doc, {"Requirements": {"mode": "permanent"}}, name=saga_name)
+    assert described["status"] == "FAILED"
+    records = _audit_records(stack, saga_name)
+    forged = _status_change(stack, described["executionArn"], saga_name, "SUCCEEDED")
+    result, error = _invoke(stack, "functions.handlers.saga_events.handler", forged)
+    assert error and result["errorType"] == "InvalidRequest", result
+    assert "the execution is FAILED, not SUCCEEDED" in result["errorMessage"], result
+    assert _audit_records(stack, saga_name) == records  # nothing added
+
+    # And one about an execution that never existed.
+    ghost = described["executionArn"].rsplit(":", 1)[0] + f":{uuid.uuid4().hex}"
+    result, error = _invoke(
+        stack, "functions.handlers.saga_events.handler", _status_change(stack, ghost, "x", "SUCCEEDED")
+    )
+    assert error and result["errorType"] == "InvalidRequest", result
