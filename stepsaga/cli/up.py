@@ -151,7 +151,7 @@ def serve(args: argparse.Namespace, out: Any) -> int:
         console, console_url = _bind(
             "console",
             args.console_port,
-            lambda: viewer.serve(stack.client, stack.state_machine_arn, args.console_port),
+            lambda: viewer.serve(stack.client, stack.state_machine_arn, args.console_port, stack=stack),
         )
         cleanup.callback(console.server_close)
         cleanup.callback(console.shutdown)

@@ -4,23 +4,28 @@ then rendered by headless Chromium (skipped when /usr/bin/chromium is not instal
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
+from markupsafe import escape
 from PIL import Image, ImageColor
 
 from functions.api.history import rows
+from statemachines import catalogue
 from statemachines.catalogue import TEST_GENERATION
 from statemachines.saga import compile_saga
 from stepsaga.cli.demo_site import STORIES, DemoSite
 from stepsaga.cli.history import CAUSE_LIMIT
+from stepsaga.cli.resume import DEMO_FAULTS
 from stepsaga.cli.viewer import (
     COMPENSATED,
     FAILED,
@@ -54,7 +59,7 @@ def viewed(stack: EmbeddedStack, site: DemoSite) -> Iterator[Viewed]:
     tag = uuid.uuid4().hex[:10]
     happy = stack.run(request, name=f"v-happy-{tag}")
     failed = stack.run(request, faults={"Execution": {"mode": "permanent"}}, name=f"v-failed-{tag}")
-    server, url = serve(stack.client, stack.state_machine_arn, 0)
+    server, url = serve(stack.client, stack.state_machine_arn, 0, stack=stack)
     try:
         yield Viewed(url, happy, failed)
     finally:
@@ -238,7 +243,12 @@ class FakeStepFunctions:
             },
         ]
         listed = [{"name": self.listed_name, "executionArn": "arn", "status": "FAILED", "startDate": moment}]
-        pages = {"get_execution_history": [{"events": events}], "list_executions": [{"executions": listed}]}
+        machines = [{"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:M", "name": "M"}]
+        pages = {
+            "get_execution_history": [{"events": events}],
+            "list_executions": [{"executions": listed}],
+            "list_state_machines": [{"stateMachines": machines}],
+        }
 
         class Paginator:
             def paginate(self, **_: Any) -> list[dict[str, Any]]:
@@ -394,6 +404,179 @@ def test_a_failing_compensation_leaves_its_step_succeeded():
     }
 
 
+# -- the console: every machine, a state's input and output, the buttons ----------------------------
+
+REVIEWED = catalogue.REVIEWED_TEST_GENERATION.name
+
+
+def request_for(site: DemoSite) -> dict[str, Any]:
+    return {"project": "acme-web", "target_url": site.url, "user_stories": list(STORIES)}
+
+
+def at_gate(stack: EmbeddedStack, name: str, timeout: float = 60) -> None:
+    """Wait until the reviewed saga ``name`` waits at its gate (its task token is recorded)."""
+    ddb = stack.client("dynamodb")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        item = ddb.get_item(TableName=stack.table("sagas"), Key={"saga_id": {"S": name}})
+        if item.get("Item", {}).get("status", {}).get("S") == "AWAITING_APPROVAL":
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{name} never reached its gate")
+
+
+def post(url: str, fields: dict[str, str], origin: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=urlencode(fields).encode(), method="POST")
+    if origin is not None:
+        request.add_header("Origin", origin)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def token_of(page: str) -> str:
+    found = re.search(r'name="token" value="([^"]+)"', page)
+    assert found, "the page has no form"
+    return found[1]
+
+
+def test_every_machine_and_an_execution_of_each_are_listed(
+    viewed: Viewed, stack: EmbeddedStack, site: DemoSite
+):
+    tag = uuid.uuid4().hex[:10]
+    child = {"request": request_for(site)}
+    started = {
+        catalogue.PARALLEL_TEST_GENERATION.name: stack.start(
+            request_for(site), name=f"v-par-{tag}", machine=catalogue.PARALLEL_TEST_GENERATION.name
+        ),
+        catalogue.MULTI_PROJECT.name: stack.start(
+            None, name=f"v-multi-{tag}", machine=catalogue.MULTI_PROJECT.name, document={"projects": [child]}
+        ),
+        REVIEWED: stack.start(request_for(site), name=f"v-rev-{tag}", machine=REVIEWED),
+    }
+    try:
+        for machine, arn in started.items():
+            if machine != REVIEWED:
+                stack.wait(arn)
+        listed = get_json(f"{viewed.url}/api/executions")
+        deployed = stack.client("stepfunctions").list_state_machines()["stateMachines"]
+        assert {m["stateMachineArn"] for m in listed["machines"]} == {m["stateMachineArn"] for m in deployed}
+        assert {m["name"] for m in listed["machines"]} == set(catalogue.machines())
+        by_name = {e["name"]: e for e in listed["executions"]}
+        for machine, arn in started.items():
+            name = arn.rsplit(":", 1)[-1]
+            assert by_name[name]["machine"] == machine
+            assert by_name[name]["url"] == f"/executions/{name}?machine={machine}"
+            assert get_json(f"{viewed.url}/api/executions/{name}?machine={machine}")["machine"] == machine
+        assert by_name[viewed.happy["name"]]["machine"] == TEST_GENERATION.name
+        status, index = get(f"{viewed.url}/")
+        assert status == 200
+        for machine in catalogue.machines():
+            assert f'<tr data-machine="{machine}">' in index
+        for machine, arn in started.items():
+            assert f'href="/executions/{arn.rsplit(":", 1)[-1]}?machine={machine}"' in index
+    finally:
+        stack.control(REVIEWED).cancel(started[REVIEWED].rsplit(":", 1)[-1], "test over", sender="test")
+
+
+def test_each_state_row_opens_its_input_and_output(viewed: Viewed, stack: EmbeddedStack):
+    name = viewed.failed["name"]
+    events = stack.history(viewed.failed["executionArn"])
+    entered = next(
+        e
+        for e in events
+        if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == "Generation"
+    )
+    exited = next(
+        e
+        for e in events
+        if e["id"] > entered["id"]
+        and e["type"].endswith("StateExited")
+        and e["stateExitedEventDetails"]["name"] == "Generation"
+    )
+    status, page = get(f"{viewed.url}/executions/{name}")
+    assert status == 200
+    assert f'href="/executions/{name}/states/{entered["id"]}"' in page
+    assert f'href="/executions/{name}/states/{exited["id"]}"' in page
+    for event in (entered, exited):  # the entered row and the exited row open the same state
+        status, shown = get(f"{viewed.url}/executions/{name}/states/{event['id']}")
+        assert status == 200
+        assert "<h1>Generation <small>Task state" in shown
+        state_input = json.loads(entered["stateEnteredEventDetails"]["input"])
+        state_output = json.loads(exited["stateExitedEventDetails"]["output"])
+        assert str(escape(json.dumps(state_input, indent=2, ensure_ascii=False))) in shown
+        assert str(escape(json.dumps(state_output, indent=2, ensure_ascii=False))) in shown
+    assert get(f"{viewed.url}/executions/{name}/states/1")[0] == 404  # ExecutionStarted: not a state
+    assert get(f"{viewed.url}/executions/{name}/states/99999")[0] == 404
+
+
+def test_approve_at_the_gate_from_the_console(viewed: Viewed, stack: EmbeddedStack, site: DemoSite):
+    arn = stack.start(request_for(site), name=f"v-approve-{uuid.uuid4().hex[:10]}", machine=REVIEWED)
+    name = arn.rsplit(":", 1)[-1]
+    at_gate(stack, name)
+    page_url = f"{viewed.url}/executions/{name}?machine={REVIEWED}"
+    status, page = get(page_url)
+    assert status == 200
+    assert "waiting for approval" in page
+    assert 'http-equiv="refresh"' not in page  # a reload would wipe a comment being typed
+    assert get_json(f"{viewed.url}/api/executions/{name}?machine={REVIEWED}")["waitingForApproval"] == [
+        "AwaitApproval"
+    ]
+    assert 'data-state="AwaitApproval" data-outcome="running"' in page
+    assert f'action="/executions/{name}/approve?machine={REVIEWED}"' in page
+    assert f'action="/executions/{name}/cancel?machine={REVIEWED}"' in page
+    assert "/resume" not in page
+    action = f"{viewed.url}/executions/{name}/approve?machine={REVIEWED}"
+    # Without the page's token, or from another site's page, nothing happens.
+    assert post(action, {"comment": "no token"})[0] == 403
+    assert post(action, {"token": token_of(page)}, origin="http://evil.example")[0] == 403
+    assert stack.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING"
+
+    status, done = post(action, {"token": token_of(page), "comment": "looks right"}, origin=viewed.url)
+    assert status == 200, done
+    assert f"approved {name}" in done
+    assert stack.wait(arn)["status"] == "SUCCEEDED"
+    assert post(action, {"token": token_of(page)})[0] == 409  # it is no longer waiting
+
+
+def test_cancel_at_the_gate_needs_a_reason(viewed: Viewed, stack: EmbeddedStack, site: DemoSite):
+    arn = stack.start(request_for(site), name=f"v-cancel-{uuid.uuid4().hex[:10]}", machine=REVIEWED)
+    name = arn.rsplit(":", 1)[-1]
+    at_gate(stack, name)
+    token = token_of(get(f"{viewed.url}/executions/{name}?machine={REVIEWED}")[1])
+    action = f"{viewed.url}/executions/{name}/cancel?machine={REVIEWED}"
+    status, said = post(action, {"token": token, "reason": "  "})
+    assert status == 409 and "reason" in said
+    status, done = post(action, {"token": token, "reason": "wrong <project>"})
+    assert status == 200, done
+    assert "cancelled" in done and "wrong &lt;project&gt;" in done
+    described = stack.wait(arn)
+    assert described["status"] == "FAILED"
+    assert stack.control(REVIEWED).status(name)["status"] != "RUNNING"
+
+
+def test_resume_a_saga_whose_rollback_failed(viewed: Viewed, stack: EmbeddedStack, site: DemoSite):
+    described = stack.run(request_for(site), faults=DEMO_FAULTS, name=f"v-resume-{uuid.uuid4().hex[:10]}")
+    name = described["name"]
+    status, page = get(f"{viewed.url}/executions/{name}")
+    assert status == 200
+    assert f'action="/executions/{name}/resume"' in page
+    assert "/approve" not in page and "/cancel" not in page
+    assert [e["status"] for e in stack.items("ledger", name) if e["step"] == "Generation"] != ["COMPENSATED"]
+    status, done = post(f"{viewed.url}/executions/{name}/resume", {"token": token_of(page)})
+    assert status == 200, done
+    assert "CompensateGeneration: undone" in done and "complete: True" in done
+    assert {e["status"] for e in stack.items("ledger", name)} == {"COMPENSATED"}
+    # A saga that rolled back cleanly offers nothing, and refuses a forged resume.
+    happy = get(f"{viewed.url}/executions/{viewed.failed['name']}")[1]
+    assert "<form" not in happy
+    assert (
+        post(f"{viewed.url}/executions/{viewed.failed['name']}/resume", {"token": token_of(page)})[0] == 409
+    )
+
+
 # -- in a real browser --------------------------------------------------------------------------------
 
 
@@ -437,6 +620,83 @@ def test_the_failed_saga_renders_in_chromium(viewed: Viewed, tmp_path: Path):
         assert f'data-state="{name}"' in dom.stdout
         assert f">{name}</text>" in dom.stdout
     assert 'data-outcome="compensated"' in dom.stdout
+
+
+def browser_page() -> Any:
+    """A page in headless Chromium driven by Playwright (no browser download: the system's)."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (the test extra)"
+    )
+    return sync_api.sync_playwright()
+
+
+def launch(playwright: Any) -> Any:
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
+
+
+def test_click_through_to_a_state_in_chromium(viewed: Viewed, stack: EmbeddedStack, tmp_path: Path):
+    name = viewed.failed["name"]
+    events = stack.history(viewed.failed["executionArn"])
+    entered = next(
+        e
+        for e in events
+        if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == "Requirements"
+    )
+    with browser_page() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{viewed.url}/")
+            page.click(f'a[href="/executions/{name}"]')
+            page.wait_for_url(f"{viewed.url}/executions/{name}")
+            assert page.locator('[data-state="Execution"]').first.get_attribute("data-outcome") == FAILED
+            page.screenshot(path=str(tmp_path / "execution.png"), full_page=True)
+            row = page.locator("table.events tr", has_text="Requirements")
+            row.locator("a", has_text="TaskStateEntered").first.click()
+            page.wait_for_url(f"{viewed.url}/executions/{name}/states/{entered['id']}")
+            assert page.locator("h1").inner_text().startswith("Requirements")
+            shown = json.loads(page.locator("#state-input").inner_text())
+            assert shown == json.loads(entered["stateEnteredEventDetails"]["input"])
+            assert json.loads(page.locator("#state-output").inner_text())  # its output, as JSON
+            page.screenshot(path=str(tmp_path / "state.png"))
+            page.click(f'header a[href="/executions/{name}"]')  # and back
+            page.wait_for_url(f"{viewed.url}/executions/{name}")
+        finally:
+            browser.close()
+    for shot in ("execution.png", "state.png"):
+        with Image.open(tmp_path / shot) as image:
+            assert image.width == 1400 and image.height >= 1000
+            # A rendered page has text and colour: thousands of distinct colours, not a blank one.
+            assert len(image.convert("RGB").getcolors(maxcolors=1 << 24) or []) > 200, shot
+
+
+def test_approve_with_a_click_in_chromium(
+    viewed: Viewed, stack: EmbeddedStack, site: DemoSite, tmp_path: Path
+):
+    arn = stack.start(request_for(site), name=f"v-click-{uuid.uuid4().hex[:10]}", machine=REVIEWED)
+    name = arn.rsplit(":", 1)[-1]
+    at_gate(stack, name)
+    with browser_page() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{viewed.url}/")
+            page.click(f'a[href="/executions/{name}?machine={REVIEWED}"]')
+            assert "waiting for approval" in page.locator("dl.facts").inner_text()
+            page.screenshot(path=str(tmp_path / "gate.png"))
+            page.fill('#approve input[name="comment"]', "ship it")
+            page.click('#approve button[type="submit"]')  # a real browser POST: Origin and token pass
+            assert f"approved {name}" in page.locator("h1").inner_text()
+            assert stack.wait(arn)["status"] == "SUCCEEDED"
+            page.click("text=Back to the execution")
+            assert page.locator(".status").first.inner_text() == "SUCCEEDED"
+            assert page.locator("form").count() == 0
+        finally:
+            browser.close()
+    assert (tmp_path / "gate.png").stat().st_size > 20_000
 
 
 def colour_counts(image: Image.Image, colours: list[str], tolerance: int = 6) -> list[int]:
