@@ -50,8 +50,10 @@ class CallCounter:
             original = getattr(owner, method)
 
             def counted(this: Any, *args: Any, **kwargs: Any) -> Any:
-                counter._count(name(this, args))
-                return original(this, *args, **kwargs)
+                call = name(this, args)
+                if not counter._count(call):
+                    return original(this, *args, **kwargs)
+                return counter.observe(call, args, lambda: original(this, *args, **kwargs))
 
             setattr(owner, method, counted)
             self._restore.append(lambda: setattr(owner, method, original))
@@ -72,10 +74,16 @@ class CallCounter:
         while self._restore:
             self._restore.pop()()
 
-    def _count(self, call: tuple[str, str]) -> None:
+    def _count(self, call: tuple[str, str]) -> bool:
         if self._on and threading.get_ident() not in self._ignored:
             with self._lock:
                 self.calls[call] += 1
+            return True
+        return False
+
+    def observe(self, call: tuple[str, str], args: tuple[Any, ...], proceed: Callable[[], Any]) -> Any:
+        """Make a counted call (``args`` are the wrapped method's); subclasses look at what it moved."""
+        return proceed()
 
     @contextmanager
     def counting(self, ignore_this_thread: bool = True) -> Iterator[Counter[tuple[str, str]]]:

@@ -39,14 +39,15 @@ from statemachines.saga import (
     Saga,
     compile_saga,
 )
+from statemachines.tools import prices
 
-# -- prices (us-east-1; listed with their date in docs/ARCHITECTURE.md, "Limits and prices") -------
+# -- prices (us-east-1, with their date and source: statemachines.tools.prices) ------------------
 
-STANDARD_PER_TRANSITION = 0.000025  # $0.025 per 1,000
-LAMBDA_PER_REQUEST = 0.0000002  # $0.20 per million
-LAMBDA_PER_GB_SECOND = 0.0000166667
-EXPRESS_PER_REQUEST = 0.000001  # $1.00 per million
-EXPRESS_PER_GB_SECOND = 0.00001667
+STANDARD_PER_TRANSITION = prices.STANDARD_TRANSITION.each  # $0.025 per 1,000
+LAMBDA_PER_REQUEST = prices.LAMBDA_REQUEST.each  # $0.20 per million
+LAMBDA_PER_GB_SECOND = prices.LAMBDA_GB_SECOND.each
+EXPRESS_PER_REQUEST = prices.EXPRESS_REQUEST.each  # $1.00 per million
+EXPRESS_PER_GB_SECOND = prices.EXPRESS_GB_SECOND.each
 EXPRESS_MEMORY_CHUNK_MB = 64  # Express bills memory in 64 MB chunks ...
 EXPRESS_DURATION_STEP_MS = 100  # ... and duration rounded up to the next 100 ms
 EXPRESS_MAX_SECONDS = 300
@@ -740,4 +741,163 @@ def render_markdown(report: Report) -> str:
     if comparison:
         lines += ["", "Against the public samples' design:", ""]
         lines += table(_COMPARISON, comparison)
+    return "\n".join(lines) + "\n"
+
+
+# -- a path priced from the calls it made (measured on the embedded stack: bench.cost_measured) --
+
+KB = 1024
+WRITE_UNIT_BYTES = 1 * KB  # on-demand: one write request unit per KB written (rounded up, per item)
+READ_UNIT_BYTES = 4 * KB  # one read request unit per 4 KB read strongly consistent (half if eventually)
+SQS_CHUNK_BYTES = 64 * KB  # an SQS or EventBridge request is billed per 64 KB chunk of payload
+TRANSACTIONS = ("TransactWriteItems", "TransactGetItems")  # twice the units of a plain write or read
+S3_PUT_CLASS = frozenset(
+    {"PutObject", "CopyObject", "PostObject", "ListObjects", "ListObjectsV2", "ListBuckets"}
+    | {"CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"}
+)
+S3_FREE = frozenset({"DeleteObject", "DeleteObjects", "AbortMultipartUpload"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """One AWS API call a saga made, with what it moved.
+
+    ``written``: per item written, the larger of its size before and after (DynamoDB's rule), and
+    one more entry per global secondary index the write touched. ``read``: per read unit of
+    account (an item for GetItem, BatchGetItem and TransactGetItems; the whole page for Query and
+    Scan), its bytes. ``payload``: the message bytes of an SQS or EventBridge request.
+    """
+
+    service: str
+    operation: str
+    written: tuple[int, ...] = ()
+    read: tuple[int, ...] = ()
+    consistent: bool = False
+    payload: int = 0
+    tables: tuple[str, ...] = ()  # the DynamoDB tables written or read, one per item written
+
+
+def write_units(call: Call) -> float:
+    per_item = sum(max(1, math.ceil(size / WRITE_UNIT_BYTES)) for size in call.written)
+    return per_item * (2 if call.operation in TRANSACTIONS else 1)
+
+
+def read_units(call: Call) -> float:
+    units = sum(max(1, math.ceil(size / READ_UNIT_BYTES)) for size in call.read)
+    if call.operation in TRANSACTIONS:
+        return units * 2.0
+    return float(units) if call.consistent else units / 2
+
+
+def chunks(payload: int) -> int:
+    return max(1, math.ceil(payload / SQS_CHUNK_BYTES))
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one saga taking one path used: its API calls and what the services record of it."""
+
+    path: str
+    calls: tuple[Call, ...]
+    transitions: int  # states entered plus retry attempts, from the execution's history
+    lambda_invocations: int  # by Step Functions and by event rules
+    lambda_log_bytes: int  # the lines the functions wrote (Powertools logs, EMF metrics, platform lines)
+    machine_log_bytes: int  # the state machine's log at level ALL, with execution data
+    metrics: int  # EMF metric values emitted
+    traces: int = 1  # one X-Ray trace per execution (the functions' segments join it)
+    segments: int = 0
+
+    def count(self, service: str, operation: str | None = None) -> int:
+        return sum(1 for c in self.calls if c.service == service and operation in (None, c.operation))
+
+
+@dataclass(frozen=True)
+class Bill:
+    path: str
+    lines: dict[str, float]  # line item -> dollars per million sagas
+    units: dict[str, float]  # line item -> billed units per saga
+    unpriced: dict[str, int]  # calls no price applies to (free, or billed per transition)
+
+    @property
+    def total(self) -> float:
+        return sum(self.lines.values())
+
+    def largest(self, n: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.lines.items(), key=lambda line: -line[1])[:n]
+
+
+def bill(measured: Measured, assume: Assumptions | None = None) -> Bill:
+    """Dollars per million sagas taking ``measured.path``, line by line (pure arithmetic)."""
+    assume = assume or Assumptions()
+    units: dict[str, float] = {
+        "Step Functions transitions": measured.transitions,
+        "Lambda requests": measured.lambda_invocations,
+        "Lambda GB-seconds": measured.lambda_invocations
+        * assume.duration_ms
+        / 1000
+        * assume.memory_mb
+        / 1024,
+        "DynamoDB write units": 0.0,
+        "DynamoDB read units": 0.0,
+        "S3 PUT/LIST requests": 0,
+        "S3 GET requests": 0,
+        "SQS requests": 0,
+        "EventBridge events": 0,
+        "Lambda logs GB": measured.lambda_log_bytes / 1024**3,
+        "state machine logs GB": measured.machine_log_bytes / 1024**3,
+        "X-Ray traces": measured.traces,
+    }
+    unpriced: dict[str, int] = {}
+    for call in measured.calls:
+        if call.service == "dynamodb":
+            units["DynamoDB write units"] += write_units(call)
+            units["DynamoDB read units"] += read_units(call)
+        elif call.service == "s3" and call.operation not in S3_FREE:
+            units["S3 PUT/LIST requests" if call.operation in S3_PUT_CLASS else "S3 GET requests"] += 1
+        elif call.service == "sqs":
+            units["SQS requests"] += chunks(call.payload)
+        elif call.service == "events" and call.operation == "PutEvents":
+            units["EventBridge events"] += chunks(call.payload)
+        elif not (call.service == "lambda" and call.operation == "Invoke"):  # in Lambda requests
+            key = f"{call.service}.{call.operation}"
+            unpriced[key] = unpriced.get(key, 0) + 1
+    price_of = {
+        "Step Functions transitions": prices.STANDARD_TRANSITION,
+        "Lambda requests": prices.LAMBDA_REQUEST,
+        "Lambda GB-seconds": prices.LAMBDA_GB_SECOND,
+        "DynamoDB write units": prices.DYNAMODB_WRITE_UNIT,
+        "DynamoDB read units": prices.DYNAMODB_READ_UNIT,
+        "S3 PUT/LIST requests": prices.S3_PUT,
+        "S3 GET requests": prices.S3_GET,
+        "SQS requests": prices.SQS_REQUEST,
+        "EventBridge events": prices.EVENTS_PUT,
+        "Lambda logs GB": prices.LOGS_INGESTED_GB,
+        "state machine logs GB": prices.LOGS_INGESTED_GB,
+        "X-Ray traces": prices.XRAY_TRACE_RECORDED,
+    }
+    lines = {item: count * price_of[item].each * MILLION for item, count in units.items()}
+    return Bill(measured.path, lines, units, unpriced)
+
+
+_BILL_COLUMNS = ("path", "total $/M", "largest line items ($/M)", "DynamoDB WRU / RRU", "log KB", "calls")
+
+
+def render_bills(measured: Sequence[Measured], assume: Assumptions | None = None) -> str:
+    """A markdown table: dollars per million sagas per path, the largest line items named."""
+    assume = assume or Assumptions()
+    lines = ["| " + " | ".join(_BILL_COLUMNS) + " |", "|---|---:|---|---:|---:|---:|"]
+    for m in measured:
+        b = bill(m, assume)
+        top = ", ".join(f"{item} {usd:,.2f}" for item, usd in b.largest(3))
+        wru, rru = b.units["DynamoDB write units"], b.units["DynamoDB read units"]
+        logs = (m.lambda_log_bytes + m.machine_log_bytes) / KB
+        lines.append(
+            f"| {m.path} | {b.total:,.2f} | {top} | {wru:g} / {rru:g} | {logs:,.1f} | {len(m.calls)} |"
+        )
+    lines += [
+        "",
+        f"Lambda: {assume.duration_ms:g} ms per invocation at {assume.memory_mb} MB. Logs at $0.50/GB "
+        "ingested; one X-Ray trace per saga (all sampled). Custom metrics are billed per metric and "
+        "month, not per saga: not in the totals. Prices: statemachines/tools/prices.py.",
+    ]
     return "\n".join(lines) + "\n"

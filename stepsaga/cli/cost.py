@@ -3,6 +3,9 @@
 stepsaga cost [--saga test-generation] [--duration-ms 100] [--memory-mb 256]
               [--state-duration-ms Execution=60000 ...] [--express-memory-mb 64]
               [--map-items 10] [--json | --markdown] [--check]
+
+Every service a path pays for (DynamoDB, S3, SQS, logs, X-Ray), from the calls the embedded
+stack made for it: ``python -m bench.cost_measured``.
 """
 
 from __future__ import annotations
