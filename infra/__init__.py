@@ -1,4 +1,4 @@
-"""The CDK app, its stack and constructs, and the embedded local stack (``infra.local``)."""
+"""The CDK app: its stack, one Construct per concern, the shared defaults and names, cdk-nag."""
 
 import os
 

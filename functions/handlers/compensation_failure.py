@@ -91,6 +91,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         parsed.context.execution_arn,
         name=parsed.context.saga_id,
         status="RUNNING",
+        strict=True,
         field="context.execution_arn",
     )
     reported = send_dead_letter(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.audit import saga_events
+from functions.audit import active, saga_events
 from functions.audit.saga_events import PREFIX_ENV
 from functions.audit.steps import lambda_handler
 from functions.common import executions
@@ -31,9 +31,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"ignored": event.get("detail-type")}
     detail = event["detail"]
     # EventBridge is not the only possible caller: believe only what Step Functions confirms.
-    executions.require(
-        str(detail.get("executionArn")), name=detail.get("name"), status=detail.get("status"), field="detail"
-    )
+    status = str(detail.get("status") or "")
+    if status == active.RUNNING or status in active.TERMINAL:  # the lifecycle ignores any other
+        executions.require(
+            str(detail.get("executionArn")),
+            name=detail.get("name"),
+            status=detail.get("status"),
+            redrive_count=int(detail.get("redriveCount") or 0),
+            field="detail",
+        )
     result = saga_events.process(detail)
     failed = saga_events.compensation_failed(event["detail"])
     settings = Settings.from_env()

@@ -657,6 +657,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: ViewerServer
 
     def do_GET(self) -> None:
+        if not self._own_host():
+            return
         viewer = self.server.viewer
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
@@ -690,6 +692,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """The forms: approve, cancel, resume. Only from the console's own pages (same origin,
         and the token each form carries), so another site open in the browser cannot signal."""
+        if not self._own_host():
+            return
         viewer = self.server.viewer
         parts = urlsplit(self.path)
         matched = _ACTION.match(parts.path)
@@ -718,6 +722,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, "text/html", _notice("Error", "Error", f"{type(error).__name__}: {error}"))
         else:
             self._send(200, "text/html", _notice("Done", done[0], "\n".join(done[1:]), back=back))
+
+    def _own_host(self) -> bool:
+        """Answer only requests addressed to this server by its loopback name: a page whose
+        name was rebound to 127.0.0.1 (DNS rebinding) names its own host, and is refused."""
+        port = self.server.server_address[1]
+        if self.headers.get("Host") in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            return True
+        self._send(403, "text/html", _notice("Forbidden", "Use http://127.0.0.1 to reach the console"))
+        return False
 
     def _same_origin(self) -> bool:
         """A browser names the page a form was sent from: it must be this server (an absent

@@ -159,3 +159,18 @@ def test_a_forged_succeeded_event_is_refused_and_writes_nothing(
         stack, "functions.handlers.saga_events.handler", _status_change(stack, ghost, "x", "SUCCEEDED")
     )
     assert error and result["errorType"] == "InvalidRequest", result
+
+
+def test_a_compensation_failure_report_for_a_finished_saga_sends_nothing(
+    stack: EmbeddedStack, request_doc: dict[str, Any], saga_name: str
+) -> None:
+    described = stack.run(request_doc, name=saga_name)
+    assert described["status"] == "SUCCEEDED"
+    before = len(stack.dead_letters())
+    event = _event(
+        request_doc, saga_name, "ReportCompensationFailure", execution_arn=described["executionArn"]
+    )
+    result, error = _invoke(stack, "functions.handlers.compensation_failure.handler", event)
+    assert error and result["errorType"] == "InvalidRequest", result
+    assert "the execution is SUCCEEDED, not RUNNING" in result["errorMessage"], result
+    assert len(stack.dead_letters()) == before

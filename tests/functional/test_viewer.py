@@ -709,3 +709,20 @@ def colour_counts(image: Image.Image, colours: list[str], tolerance: int = 6) ->
 
     targets = [ImageColor.getrgb(colour) for colour in colours]
     return [sum(n for n, rgb in found if near(rgb, target)) for target in targets]
+
+
+def test_a_request_addressed_to_another_host_name_is_refused(viewed: Viewed) -> None:
+    # DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends its own
+    # Host header. The console answers only its loopback names (nothing here leaves loopback).
+    for path, method in (("/api/executions", "GET"), (f"/executions/{viewed.happy['name']}/approve", "POST")):
+        request = urllib.request.Request(
+            f"{viewed.url}{path}", method=method, data=b"" if method == "POST" else None
+        )
+        request.add_header("Host", "evil.example")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        assert status == 403, (path, status)
+    assert get(f"{viewed.url}/api/executions")[0] == 200  # by 127.0.0.1, as ever

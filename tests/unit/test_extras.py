@@ -55,7 +55,8 @@ def installed_with(distribution: str, extras: frozenset[str] = frozenset()) -> f
 
 
 def third_party_imports(package: str) -> set[str]:
-    graph = grimp.build_graph(package, include_external_packages=True)
+    # No cache: grimp would write one under the working directory, which a test may have left.
+    graph = grimp.build_graph(package, include_external_packages=True, cache_dir=None)
     return {
         module
         for module in graph.modules
