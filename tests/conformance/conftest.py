@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 
 import boto3
@@ -89,6 +90,10 @@ def embedded_target() -> Iterator[EmbeddedTarget]:
             awslambda.RUNTIME_ENV.update(runtime_env)
 
 
+def _conforms(case: Case, found: Outcome | BaseException | str) -> bool:
+    return isinstance(found, str) or (isinstance(found, Outcome) and not found.differences(case))
+
+
 @pytest.fixture(scope="session")
 def outcomes(request: pytest.FixtureRequest) -> Iterator[dict[str, Outcome | BaseException | str]]:
     """The outcome of every selected case, run at once when the first of them needs it."""
@@ -102,7 +107,21 @@ def outcomes(request: pytest.FixtureRequest) -> Iterator[dict[str, Outcome | Bas
     name = target_name(request.config)
     if name == "embedded":
         with embedded_target() as target:
-            yield target.run_all(cases)
+            found = target.run_all(cases)
+        # Every case starts at once on a small machine, and the timeout and heartbeat cases use
+        # real (scaled) seconds: now and then one misses by a scheduling hiccup. A case that did
+        # not conform runs once more, on its own; it passes only if that run conforms, and the
+        # first result is reported as a warning so flakes stay visible.
+        again = [case for case in cases if not _conforms(case, found[case.name])]
+        if again:
+            with embedded_target() as target:
+                rerun = target.run_all(again)
+            for case in again:
+                warnings.warn(
+                    f"conformance: {case.name} ran twice; first: {found[case.name]!r:.300}", stacklevel=1
+                )
+                found[case.name] = rerun[case.name]
+        yield found
     elif name == "aws":
         with aws_target() as found:
             if isinstance(found, str):
