@@ -7,12 +7,14 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 $(PY):
 	python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -e '.[dev]'
 
-.PHONY: setup run test lint asl viewer bench synth deploy local-up local-deploy
+.PHONY: setup run test e2e-up lint asl viewer bench synth deploy local-up local-deploy
 setup: $(PY)                       ## create .venv and install everything
 run: $(PY)                         ## two sagas on the embedded stack, histories and data printed
 	$(PY) -m stepsaga run
 test: $(PY)                        ## the whole suite (embedded stack, no AWS account needed)
 	$(PY) -m pytest
+e2e-up: $(PY)                      ## the HTTP e2e suite against `stepsaga up` (the running one, else its own)
+	$(PY) -m pytest tests/e2e/test_http_sagas.py --target up
 lint: $(PY)                        ## ruff, the generated-files check, import contracts, mypy
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m statemachines --check && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 asl: $(PY)                         ## regenerate statemachines/asl/*.asl.json and docs/diagrams from the declarations

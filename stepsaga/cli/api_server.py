@@ -28,16 +28,22 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from functions.api.routes import HANDLER, ROUTES
+from stepsaga.cli import running
 from stepsaga.embedded import EmbeddedStack
 from stepsaga.embedded.account import ACCOUNT, REGION
 from stepsaga.embedded.patches import awslambda
 
 GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads itself
+Answer = tuple[int, dict[str, str], bytes]  # status, headers, payload
+WsgiApp = Callable[[dict[str, Any], Any], Any]
+TOO_LONG: Answer = (413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}')
 # One resolver per process (see above), whichever server calls it.
 _RESOLVER = threading.Lock()
 
@@ -143,14 +149,15 @@ class ApiServer:
             def _proxy(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > GATEWAY_MAX_BODY:
-                    self._send(413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}')
+                    self._send(*TOO_LONG)
                     self.close_connection = True
                     return
                 body = self.rfile.read(length) if length else b""
-                event = to_event(
-                    self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                self._send(
+                    *server.respond(
+                        self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                    )
                 )
-                self._answer(server.invoke(event))
 
             def __getattr__(self, name: str) -> Any:
                 # Every method (TRACE, QUERY, ...) reaches the handler, which answers one it has no
@@ -158,14 +165,6 @@ class ApiServer:
                 if name.startswith("do_"):
                     return self._proxy
                 raise AttributeError(name)
-
-            def _answer(self, result: dict[str, Any]) -> None:
-                headers = dict(result.get("headers") or {})
-                for name, values in (result.get("multiValueHeaders") or {}).items():
-                    headers[name] = ", ".join(values)
-                raw = result.get("body") or ""
-                payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
-                self._send(int(result.get("statusCode", 502)), headers, payload)
 
             def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)
@@ -185,6 +184,18 @@ class ApiServer:
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
+
+    def respond(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, client: str
+    ) -> Answer:
+        """One HTTP request through the handler: the response's status, headers and payload."""
+        result = self.invoke(to_event(method, raw_path, headers, body, client))
+        answer_headers = dict(result.get("headers") or {})
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            answer_headers[name] = ", ".join(values)
+        raw = result.get("body") or ""
+        payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        return int(result.get("statusCode", 502)), answer_headers, payload
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the deployed handler as Lambda would (a 502 like API Gateway's when it raises)."""
@@ -212,17 +223,65 @@ class ApiServer:
         self.stop()
 
 
+def user_request_path(api_id: str, stage: str) -> str:
+    """Where LocalStack serves a REST API on its endpoint, and so ``stepsaga up`` too: one URL form
+    for the e2e suite and for scripts written against either."""
+    return f"/restapis/{api_id}/{stage}/_user_request_"
+
+
+def mount_user_requests(api: ApiServer, prefix: str, app: WsgiApp) -> WsgiApp:
+    """``app`` (the AWS endpoint's WSGI app) answering requests under ``prefix`` with the API."""
+    http_status = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+    def routed(environ: dict[str, Any], start_response: Any) -> Any:
+        # RAW_URI keeps the client's percent-encoding (PATH_INFO is already decoded once).
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+        path = raw.split("?", 1)[0]
+        if path != prefix and not path.startswith(prefix + "/"):
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > GATEWAY_MAX_BODY:
+            status, headers, payload = TOO_LONG
+        else:
+            body = environ["wsgi.input"].read(length) if length else b""
+            request_headers = [
+                (key[5:].replace("_", "-").title(), value)
+                for key, value in environ.items()
+                if key.startswith("HTTP_")
+            ]
+            if environ.get("CONTENT_TYPE"):
+                request_headers.append(("Content-Type", environ["CONTENT_TYPE"]))
+            status, headers, payload = api.respond(
+                environ["REQUEST_METHOD"],
+                raw[len(prefix) :] or "/",
+                request_headers,
+                body,
+                environ.get("REMOTE_ADDR", "127.0.0.1"),
+            )
+        hop = ("content-length", "connection")
+        response_headers = [(k, v) for k, v in headers.items() if k.lower() not in hop]
+        response_headers.append(("Content-Length", str(len(payload))))
+        start_response(http_status.get(status, f"{status} Unknown"), response_headers)
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else payload]
+
+    return routed
+
+
 def serve(stack: EmbeddedStack, port: int = 0) -> ApiServer:
     """Serve the API over ``stack`` on 127.0.0.1:``port`` (started; stop it or use ``with``)."""
     return ApiServer(handler_environment(stack), port).start()
 
 
-def banner(api_url: str, site_url: str) -> str:
+LOG_FILE = "api-functions.log"
+
+
+def banner(api_url: str, site_url: str, functions_log: str = "") -> str:
     """What the server is, how it differs from API Gateway, and the command to try."""
     return "\n".join(
         [
             f"demo site (a target for sagas): {site_url}",
             f"saga API: {api_url}   (OpenAPI: {api_url}/openapi.json; Ctrl-C stops)",
+            f"function logs: {functions_log or 'printed here (--verbose)'}",
             "local server: no SigV4 check (API Gateway's IAM auth is not enforced) and every "
             "sender is recorded as 127.0.0.1",
             f"try: stepsaga saga --endpoint {api_url} start --project acme --target-url {site_url} "
@@ -236,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="stepsaga api", description="Serve the saga HTTP API over an embedded stack on 127.0.0.1."
     )
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print the functions' JSON logs here (default: a file)"
+    )
     args = parser.parse_args(argv)
     from stepsaga.cli.demo_site import DemoSite
     from stepsaga.embedded.stack import port_in_use
@@ -248,9 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     started = time.perf_counter()
+    functions_log = running.log_functions(args.verbose, LOG_FILE)
     with DemoSite() as site, EmbeddedStack() as stack, serve(stack, args.port) as api:
         print(f"embedded stack deployed in {time.perf_counter() - started:.1f} s")
-        print(banner(api.url, site.url), flush=True)
+        print(banner(api.url, site.url, functions_log), flush=True)
         try:
             while True:
                 time.sleep(3600)

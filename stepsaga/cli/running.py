@@ -76,3 +76,17 @@ def remove(pid: int) -> None:
             path.unlink()
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def log_functions(verbose: bool, file_name: str) -> str:
+    """Send the functions' Powertools JSON logs to ``file_name`` in the state directory, unless
+    ``verbose`` (then they stay on stdout and this answers ""). A terminal full of JSON lines
+    hides the banner and the command's own output; the file keeps them for when they matter."""
+    if verbose:
+        return ""
+    from functions.common.observability import logger
+
+    path = state_dir() / file_name
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    logger.registered_handler.setStream(path.open("a", buffering=1))  # type: ignore[attr-defined]
+    return str(path)

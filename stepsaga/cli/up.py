@@ -93,24 +93,13 @@ def _bind(role: str, port: int, make: Callable[[], Served]) -> Served:
         raise
 
 
-def _log_functions(verbose: bool) -> str:
-    """Where the functions' Powertools logs go: a file, unless ``verbose`` (then "": stdout)."""
-    if verbose:
-        return ""
-    from functions.common.observability import logger
-
-    path = running.state_dir() / LOG_FILE
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    logger.registered_handler.setStream(path.open("a", buffering=1))  # type: ignore[attr-defined]
-    return str(path)
-
-
-def banner(state: running.Running, site: str, seconds: float, path: str) -> str:
+def banner(state: running.Running, site: str, seconds: float, path: str, user_requests: str) -> str:
     endpoint = state.endpoint
     lines = [
         f"stepsaga up: stack deployed in {seconds:.1f} s; every client below shares it. Ctrl-C stops it.",
         f"  AWS endpoint   {endpoint}",
         f"  saga API       {state.api}   (OpenAPI: {state.api}/openapi.json; no SigV4 check locally)",
+        f"                 and {endpoint}{user_requests}   (LocalStack's URL form)",
         f"  console        {state.console}/",
         f"  demo site      {site}   (a target for sagas)",
         f"  function logs  {state.functions_log or 'printed here (--verbose)'}",
@@ -129,12 +118,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def serve(args: argparse.Namespace, out: Any) -> int:
+    from infra.api import STAGE
+    from infra.names import OUT_API_ID
     from stepsaga.cli import api_server, viewer
     from stepsaga.cli.demo_site import DemoSite
     from stepsaga.embedded import EmbeddedStack
 
     started = time.perf_counter()
-    functions_log = _log_functions(args.verbose)
+    functions_log = running.log_functions(args.verbose, LOG_FILE)
     endpoint_port = args.endpoint_port or free_port()  # moto must know its port before it starts
     with contextlib.ExitStack() as cleanup:
         site = cleanup.enter_context(DemoSite())
@@ -148,6 +139,9 @@ def serve(args: argparse.Namespace, out: Any) -> int:
         api = cleanup.enter_context(
             _bind("api", args.api_port, lambda: api_server.serve(stack, args.api_port))
         )
+        # The API on the endpoint too, at LocalStack's URL form (the e2e suite's code path there).
+        user_requests = api_server.user_request_path(stack.outputs[OUT_API_ID], STAGE)
+        stack.route_endpoint(lambda app: api_server.mount_user_requests(api, user_requests, app))
         console, console_url = _bind(
             "console",
             args.console_port,
@@ -164,7 +158,11 @@ def serve(args: argparse.Namespace, out: Any) -> int:
         )
         path = running.write(state)
         cleanup.callback(running.remove, state.pid)
-        print(banner(state, site.url, time.perf_counter() - started, str(path)), file=out, flush=True)
+        print(
+            banner(state, site.url, time.perf_counter() - started, str(path), user_requests),
+            file=out,
+            flush=True,
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -23,6 +23,7 @@ import time
 import uuid
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,14 @@ class EmbeddedStack:
         endpoint = f"http://127.0.0.1:{port}"
         os.environ["AWS_ENDPOINT_URL"] = endpoint  # handlers reach DynamoDB and S3 through it
         self.runtime_env["AWS_ENDPOINT_URL"] = endpoint
+
+    def route_endpoint(self, wrap: Callable[[Any], Any]) -> None:
+        """Put ``wrap(app)`` in front of the endpoint's WSGI app, so a request moto has no service
+        for (``stepsaga up``'s API under ``/restapis/.../_user_request_``) is answered there."""
+        if self._server is None:
+            raise RuntimeError("no endpoint: the stack serves none (server_port=None) or has not started")
+        server = self._server._server  # moto's werkzeug server; it reads .app for every request
+        server.app = wrap(server.app)
 
     def stop_services(self) -> None:
         listener = events.listener_for(self)

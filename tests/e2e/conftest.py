@@ -98,8 +98,9 @@ def _stack_output(key: str, **client_options: Any) -> str | None:
 def _up_target(request: pytest.FixtureRequest, site: str | None) -> Iterator[Target]:
     """``stepsaga up``'s stack: the one running (its state file), else one started for the session.
     As for LocalStack, the stack's outputs are read from CloudFormation on the endpoint."""
-    from infra.api import OUT_API_ID
+    from infra.api import OUT_API_ID, STAGE
     from stepsaga.cli import running
+    from stepsaga.cli.api_server import user_request_path
     from tests.e2e.up_process import UpProcess
 
     found = running.read()
@@ -114,9 +115,12 @@ def _up_target(request: pytest.FixtureRequest, site: str | None) -> Iterator[Tar
             "aws_access_key_id": "testing",
             "aws_secret_access_key": "testing",
         }
-        if not _stack_output(OUT_API_ID, **options):
+        api_id = _stack_output(OUT_API_ID, **options)
+        if not api_id:
             raise pytest.UsageError(f"no {OUT_API_ID} output at {found.endpoint}: is it stepsaga up's?")
-        yield Target("up", Client(found.api), site or request.getfixturevalue("site").url)
+        # As on LocalStack: the API on the endpoint, found from the stack's outputs.
+        url = found.endpoint + user_request_path(api_id, STAGE)
+        yield Target("up", Client(url), site or request.getfixturevalue("site").url)
     finally:
         if process is not None:
             process.stop()
@@ -125,6 +129,7 @@ def _up_target(request: pytest.FixtureRequest, site: str | None) -> Iterator[Tar
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     from infra.api import OUT_API_ID, OUT_API_URL, STAGE
+    from stepsaga.cli.api_server import user_request_path
 
     name = _target_name(request.config)
     if name not in TARGETS:
@@ -149,8 +154,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         api_id = _stack_output(OUT_API_ID, **options)
         if not api_id:
             pytest.skip(f"no {OUT_API_ID} output: deploy the stack to LocalStack first (make local-deploy)")
-        url = f"{endpoint}/restapis/{api_id}/{STAGE}/_user_request_"
-        yield Target(name, Client(url), site)
+        yield Target(name, Client(endpoint + user_request_path(api_id, STAGE)), site)
         return
     url = os.environ.get("STEPSAGA_E2E_API_URL") or _stack_output(OUT_API_URL)
     if not url:

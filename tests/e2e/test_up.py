@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from functions.common.names import TEST_GENERATION
 from infra import names
+from infra.api import STAGE
 from stepsaga.cli import api_server, resume, running, saga, up, viewer
 from stepsaga.cli.demo_site import DemoSite, demo_request
 from stepsaga.embedded import EmbeddedStack
@@ -97,7 +99,7 @@ def get(url: str) -> Any:
 
 
 def test_a_saga_started_with_boto3_has_a_history_and_the_api_lists_it(
-    state: running.Running, finished: dict[str, Any]
+    state: running.Running, outputs: dict[str, str], finished: dict[str, Any]
 ) -> None:
     assert finished["status"] == "SUCCEEDED", finished
     sfn = aws(state, "stepfunctions")
@@ -113,6 +115,13 @@ def test_a_saga_started_with_boto3_has_a_history_and_the_api_lists_it(
     listed = get(f"{state.api}/sagas?limit=100")
     assert finished["name"] in {s["saga_id"] for s in listed["sagas"]}
     assert get(f"{state.api}/sagas/{finished['name']}")["status"] == "SUCCEEDED"
+    # And the endpoint serves the same API at LocalStack's URL form, percent-encoding decoded once.
+    on_endpoint = state.endpoint + api_server.user_request_path(outputs[names.OUT_API_ID], STAGE)
+    encoded = finished["name"].replace("-", "%2D")
+    assert get(f"{on_endpoint}/sagas/{encoded}")["status"] == "SUCCEEDED"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get(f"{on_endpoint}/sagas/{finished['name'].replace('-', '%252D')}")  # "%2D", not "-"
+    assert refused.value.code == 422 and "saga_id" in refused.value.read().decode()
 
 
 def test_the_services_answer_the_aws_clients(
