@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,6 +34,7 @@ from stepsaga.embedded.stack import port_in_use
 from tests.e2e.up_process import UpProcess
 
 pytestmark = pytest.mark.e2e
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 HINT = "stop what listens there or choose "
 
 
@@ -242,6 +245,40 @@ def test_the_saga_cli_and_the_viewer_attach_to_it(
         server.shutdown()
         server.server_close()
     assert page["status"] == "SUCCEEDED" and page["outcomes"]["Execution"] == "succeeded"
+
+
+def test_a_script_using_only_the_aws_cli_starts_a_saga_the_console_and_saga_list_show(
+    state: running.Running, started: UpProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14's "done when", as its script: docs/examples/aws-cli-saga.sh."""
+    aws_cli = shutil.which("aws")
+    if aws_cli is None:
+        pytest.skip("the AWS CLI is not installed (pip install awscli)")
+    saga_id = f"cli-{uuid.uuid4().hex[:12]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {"ENDPOINT": state.endpoint}
+    with DemoSite() as site:
+        ran = subprocess.run(
+            [str(EXAMPLES / "aws-cli-saga.sh"), site.url, saga_id],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+            check=False,
+        )
+    assert ran.returncode == 0, ran.stderr
+    assert "status SUCCEEDED" in ran.stdout, ran.stdout
+    entered = ran.stdout.split("states ", 1)[1].split()
+    assert entered == ["Requirements", "Generation", "Execution", "Observation", "Analysis", "Evolution"]
+
+    monkeypatch.setenv("STEPSAGA_STATE_DIR", str(started.state_dir))
+    monkeypatch.delenv("STEPSAGA_ENDPOINT", raising=False)
+    out = io.StringIO()
+    assert saga.main(["list", "--limit", "100"], out=out) == 0
+    assert saga_id in out.getvalue()
+    console = get(f"{state.console}/api/executions")["executions"]
+    assert {"name": saga_id, "status": "SUCCEEDED"}.items() <= next(
+        e for e in console if e["name"] == saga_id
+    ).items()
 
 
 def test_a_second_up_is_refused_before_deploying(
