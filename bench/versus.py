@@ -1,6 +1,6 @@
 """stepsaga against the saga a user would otherwise write: an AWS Lambda durable function.
 
-    python -m bench.versus [--runs 30] [--concurrency 50] [--rounds 5] [--json] [--quick]
+    python -m bench.versus [--runs 30] [--concurrency 50] [--rounds 5] [--json] [--quick] [--png F]
 
 Needs the peer extra (``pip install -e '.[peer]'``). One process runs three sides against
 one moto: stepsaga on the embedded stack (speed adaptations on), the same saga written as a
@@ -52,6 +52,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from bench.calls import CallCounter
@@ -289,6 +290,33 @@ def run(runs: int, concurrency: int, rounds: int, progress: Callable[[str], None
     }
 
 
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Latency per path (median bar, p95 whisker) and throughput, one colour per side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lat, tput = report["latency"], report["throughput"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 1]})
+    width = 0.8 / len(SIDES)
+    for index, side in enumerate(SIDES):
+        positions = [p + (index - (len(SIDES) - 1) / 2) * width for p in range(len(lat))]
+        medians = [row[side]["median_ms"] for row in lat.values()]
+        spread = [[0] * len(lat), [row[side]["p95_ms"] - row[side]["median_ms"] for row in lat.values()]]
+        left.bar(positions, medians, width, yerr=spread, capsize=3, label=LABELS[side])
+    left.set_xticks(list(range(len(lat))), [name.replace(", ", ",\n") for name in lat])
+    left.set(ylabel="ms per saga (median, p95 whisker)", title=f"Latency, {report['runs']} runs per path")
+    left.legend()
+    right.bar(
+        [LABELS[s].replace(" ", "\n") for s in SIDES], [tput[s] for s in SIDES], color=["C0", "C1", "C2"]
+    )
+    right.set(ylabel="sagas per second", title=f"{report['concurrency']} concurrent sagas")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=30, help="runs per path and side, after one warm-up")
@@ -296,12 +324,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="throughput rounds per side")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of tables")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3 runs, 1 round of 5 sagas")
+    parser.add_argument("--png", type=Path, help="also plot latency and throughput to this file")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.concurrency, args.rounds = 3, 5, 1
     quiet = args.json
     report = run(args.runs, args.concurrency, args.rounds, progress=(lambda _m: None) if quiet else print)
     print(json.dumps(report, indent=2) if args.json else "\n" + table(report))
+    if args.png:
+        plot(report, args.png)
     return 1 if report["problems"] else 0
 
 

@@ -6,6 +6,7 @@ Outcomes and data only, never timings (``python -m bench.versus`` measures those
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,3 +89,27 @@ def test_the_retry_strategy_is_stepsagas_retrier() -> None:
     assert [d.should_retry for d in delays] == [True, True, True, False]  # 3 retries after the first
     assert [d.delay_seconds for d in delays[:3]] == [1, 2, 4]
     assert decide(AgentPermanentError("no"), 1) == RetryDecision.no_retry()
+
+
+def test_the_comparison_plot_has_a_bar_per_side_and_path(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from bench.versus import PATHS, SIDES, plot
+
+    medians = {"stepsaga": 60.0, "durable": 150.0, "stock": 300.0}
+    report = {
+        "runs": 3,
+        "concurrency": 5,
+        "latency": {
+            path: {
+                side: {"median_ms": ms, "p95_ms": ms * 1.2, "cpu_ms": ms / 2} for side, ms in medians.items()
+            }
+            for path in PATHS
+        },
+        "throughput": {side: 1000 / ms for side, ms in medians.items()},
+    }
+    plot(report, tmp_path / "versus.png")
+    image = Image.open(tmp_path / "versus.png").convert("RGB")
+    # Each side's colour (matplotlib's C0, C1, C2) fills its bars.
+    colours = {(31, 119, 180), (255, 127, 14), (44, 160, 44)}
+    assert len(SIDES) == 3 and colours <= {colour for _count, colour in image.getcolors(1 << 20)}
