@@ -22,14 +22,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.api.routes import HANDLER, ROUTES, SERVICE, route
+from functions.common.models import MAX_PROJECTS
 from functions.common.names import (
     ENV_FAULT_STATES,
+    ENV_PARENT_CHILDREN,
     ENV_SAGA_STEPS,
     ENV_SERVICE_NAME,
     ENV_STATE_MACHINE_ARNS,
 )
 from infra import arns, defaults
 from infra.names import OUT_API_ID, OUT_API_URL
+from statemachines.parent import ParentSaga
 from statemachines.saga import Saga
 
 STAGE = "v1"
@@ -53,25 +56,37 @@ _VALIDATION_TEMPLATE = json.dumps(
 
 
 def _start_model(machines: Sequence[str]) -> apigw.JsonSchema:
-    """The outline of POST /sagas the gateway checks; the Lambda checks every field in detail."""
+    """The outline of POST /sagas the gateway checks; the Lambda checks every field in detail
+    (and which of ``request`` and ``projects`` the machine takes)."""
     string = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING)
+    request = apigw.JsonSchema(
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["project", "target_url", "user_stories"],
+        properties={
+            "project": string,
+            "target_url": string,
+            "user_stories": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.ARRAY, min_items=1, max_items=50, items=string
+            ),
+        },
+    )
+    project = apigw.JsonSchema(
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["request"],
+        additional_properties=False,
+        properties={"request": request},
+    )
     return apigw.JsonSchema(
         schema=apigw.JsonSchemaVersion.DRAFT4,
         title="StartSaga",
         type=apigw.JsonSchemaType.OBJECT,
-        required=["request"],
+        # No ``required``: which of request and projects the machine takes is the Lambda's to
+        # check, with a message naming the field (a gateway's oneOf failure names none).
         additional_properties=False,
         properties={
-            "request": apigw.JsonSchema(
-                type=apigw.JsonSchemaType.OBJECT,
-                required=["project", "target_url", "user_stories"],
-                properties={
-                    "project": string,
-                    "target_url": string,
-                    "user_stories": apigw.JsonSchema(
-                        type=apigw.JsonSchemaType.ARRAY, min_items=1, max_items=50, items=string
-                    ),
-                },
+            "request": request,
+            "projects": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.ARRAY, min_items=1, max_items=MAX_PROJECTS, items=project
             ),
             "faults": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
             "machine": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=list(machines)),
@@ -82,11 +97,12 @@ def _start_model(machines: Sequence[str]) -> apigw.JsonSchema:
 class SagaApi(Construct):
     """The REST API, its Lambda function and its outputs.
 
-    ``sagas`` are the declarations the API starts and steers (their names and steps), looked up
-    in ``state_machines``; ``saga_records`` is the Sagas table (approval gates), ``ledger_index_arn``
-    the ledger's by-saga index (read). The resources are created in ``scope`` beside this
-    construct, not under it: their logical IDs stay those the API had before it became a
-    construct, so a deployed API is updated in place rather than replaced.
+    ``sagas`` are the declarations the API starts and steers (their names and steps), ``parents``
+    those it starts and reads (sagas of sagas), looked up in ``state_machines``; ``saga_records``
+    is the Sagas table (approval gates), ``ledger_index_arn`` the ledger's by-saga index (read).
+    The resources are created in ``scope`` beside this construct, not under it: their logical
+    IDs stay those the API had before it became a construct, so a deployed API is updated in
+    place rather than replaced.
     """
 
     def __init__(
@@ -95,6 +111,7 @@ class SagaApi(Construct):
         construct_id: str,
         *,
         sagas: Mapping[str, Saga],
+        parents: Mapping[str, ParentSaga],
         state_machines: Mapping[str, sfn.IStateMachine],
         code: lambda_.Code,
         layers: Sequence[lambda_.ILayerVersion],
@@ -104,11 +121,11 @@ class SagaApi(Construct):
         api_key_auth: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._machines = tuple(sagas)
+        self._machines = (*sagas, *parents)
         self._api_key_auth = api_key_auth
         self._methods: dict[str, apigw.Method] = {}
         self._function = self._api_function(
-            scope, sagas, state_machines, code, layers, environment, saga_records, ledger_index_arn
+            scope, sagas, parents, state_machines, code, layers, environment, saga_records, ledger_index_arn
         )
         self._rest_api = self._rest(scope, self._machines)
         CfnOutput(scope, OUT_API_URL, value=self._rest_api.url)
@@ -125,7 +142,7 @@ class SagaApi(Construct):
 
     @property
     def machines(self) -> tuple[str, ...]:
-        """The state machines the API starts and steers."""
+        """The state machines the API starts and reads (it steers the sagas among them)."""
         return self._machines
 
     @property
@@ -259,6 +276,7 @@ class SagaApi(Construct):
     def _api_function(
         scope: Construct,
         sagas: Mapping[str, Saga],
+        parents: Mapping[str, ParentSaga],
         state_machines: Mapping[str, sfn.IStateMachine],
         code: lambda_.Code,
         layers: Sequence[lambda_.ILayerVersion],
@@ -266,7 +284,8 @@ class SagaApi(Construct):
         saga_records: ddb.ITable,
         ledger_index_arn: str,
     ) -> lambda_.Function:
-        machine_arns = {name: state_machines[name].state_machine_arn for name in sagas}
+        started = (*sagas, *parents)
+        machine_arns = {name: state_machines[name].state_machine_arn for name in started}
         steps = {name: [step.name for step in saga.steps if not step.gate] for name, saga in sagas.items()}
         # The states a saga's faults may name: each step's task (per item for a Map) and compensation.
         fault_states = {
@@ -289,23 +308,29 @@ class SagaApi(Construct):
                 ENV_STATE_MACHINE_ARNS: Stack.of(scope).to_json_string(machine_arns),
                 ENV_SAGA_STEPS: json.dumps(steps),
                 ENV_FAULT_STATES: json.dumps(fault_states),
+                ENV_PARENT_CHILDREN: json.dumps({name: p.child.name for name, p in parents.items()}),
             },
             description="stepsaga HTTP API",
         )
         # By fixed name, not by reference: the machines' ARNs, known before they exist.
-        named = [arns.machine_arn(scope, name) for name in sagas]
-        executions = [arns.executions_arn(scope, name) for name in sagas]
+        named = [arns.machine_arn(scope, name) for name in started]
+        executions = [arns.executions_arn(scope, name) for name in started]
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["states:StartExecution", "states:ListExecutions"], resources=named)
         )
+        # A parent's status reads its children (DescribeExecution on their machine, a saga's).
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=executions
             )
         )
-        # approve/cancel answer the approval gate's task token (kept in the Sagas table).
+        # approve/cancel answer the approval gate's task token (kept in the Sagas table); a
+        # parent has no gate.
         function.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=named)
+            iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                resources=[arns.machine_arn(scope, name) for name in sagas],
+            )
         )
         # The Sagas table: idempotency claims (functions.api.claims: PutItem, GetItem) and the
         # saga records (functions.control.records: GetItem, UpdateItem). Never Scan: records hold tokens.

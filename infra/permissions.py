@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from functions.common.names import DEAD_LETTER_CLAIM_PREFIX
+from functions.common.names import API_MACHINES, DEAD_LETTER_CLAIM_PREFIX, SAGA_MACHINES
 from functions.common.store import LEDGER_BY_SAGA, ledger_entry
 from infra.defaults import MACHINE_DELIVERY, XRAY_WRITE
 from infra.names import STACK_NAME, camel
@@ -40,7 +40,6 @@ LEDGER_INDEX = f"LedgerTable/index/{LEDGER_BY_SAGA}"
 DEAD_LETTERS = "CompensationDeadLetterQueue"
 DEAD_LETTER_CLAIMS = f"IdempotencyTable[LeadingKeys {DEAD_LETTER_CLAIM_PREFIX}*]"
 RUNS_OBJECTS = "ArtifactsBucket/runs/*"
-SAGA_MACHINES = ("test-generation", "parallel-test-generation", "reviewed-test-generation")
 
 
 def _on(resource: str, *actions: str) -> set[Grant]:
@@ -109,9 +108,10 @@ FUNCTIONS: dict[str, set[Grant]] = {
     | _on(DEAD_LETTERS, "sqs:SendMessage")
     | _on(DEAD_LETTER_CLAIMS, "GetItem", "PutItem"),
     "SummariseProjectsFunction": set(),
-    "ApiFunction": _machines("stateMachine", SAGA_MACHINES, "states:StartExecution", "states:ListExecutions")
-    | _machines("execution", SAGA_MACHINES, "states:DescribeExecution", "states:GetExecutionHistory")
-    # approve/cancel answer the approval gate's token, taken from the Sagas table.
+    # Sagas and parents (multi-project: its status reads its children, sagas, by DescribeExecution).
+    "ApiFunction": _machines("stateMachine", API_MACHINES, "states:StartExecution", "states:ListExecutions")
+    | _machines("execution", API_MACHINES, "states:DescribeExecution", "states:GetExecutionHistory")
+    # approve/cancel answer the approval gate's token, taken from the Sagas table (no parent has one).
     | _machines("stateMachine", SAGA_MACHINES, "states:SendTaskSuccess", "states:SendTaskFailure")
     # Idempotency-Key claims (functions.api.claims) and saga records (functions.control.records).
     | _on("SagasTable", "GetItem", "PutItem", "UpdateItem")

@@ -157,6 +157,7 @@ class StepSagaStack(Stack):
             self,
             "Api",
             sagas=SAGAS,
+            parents=PARENTS,
             state_machines=self.state_machines,
             code=self._code,
             layers=[self.powertools],

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from functions.common.names import CHILD_SAGA_ID
 from statemachines.saga import (
     COMPENSATION_FAILED,
     LAMBDA_SERVICE_ERRORS,
@@ -29,6 +30,8 @@ from statemachines.saga import (
 )
 
 SYNC = "arn:aws:states:::states:startExecution.sync:2"
+# The child's execution name, which the HTTP API's status reads children by.
+CHILD_NAME = f"States.Format('{CHILD_SAGA_ID}', $.parent, $.index)"
 # Retried when starting or watching a child: throttling and transient service faults.
 # (Not States.Timeout: a retry would start the same name again and be refused.)
 SFN_TRANSIENT = ("StepFunctions.ExecutionLimitExceeded", "StepFunctions.SdkClientException")
@@ -107,7 +110,7 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
     rollback_key = state_machine_key(rollback_name(parent.child))
     run_child = _child_run(
         child_key,
-        "States.Format('{}-p{}', $.parent, $.index)",
+        CHILD_NAME,
         {"request.$": "$.project.request"},
         parent.child_timeout_seconds,
     )
@@ -156,7 +159,7 @@ def compile_parent(parent: ParentSaga) -> dict[str, Any]:
                         "Type": "Pass",
                         "Comment": "The child already rolled itself back; record it",
                         "Parameters": {
-                            "name.$": "States.Format('{}-p{}', $.parent, $.index)",
+                            "name.$": CHILD_NAME,
                             "status": "FAILED",
                             "error.$": "$.error.Error",
                             "cause.$": "$.error.Cause",

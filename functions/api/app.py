@@ -45,10 +45,11 @@ from functions.api.models import (
 from functions.api.settings import ApiSettings
 from functions.common import aws
 from functions.common.arns import execution_arn
-from functions.common.names import TEST_GENERATION
+from functions.common.names import PARENT_MACHINES, TEST_GENERATION
 from functions.common.observability import logger
 from functions.common.store import DynamoSagaStore
 from functions.control import SagaControl, SignalError
+from functions.control.parents import ParentControl
 from functions.control.records import SagaRecords
 
 
@@ -128,6 +129,12 @@ def _find(saga_id: str, machine: str | None) -> tuple[str, dict[str, Any]]:
 
 
 def _control(machine: str) -> SagaControl:
+    if machine in PARENT_MACHINES:  # a parent has no gate or priority: its children's are theirs
+        raise ApiError(
+            409,
+            "SagaNotSteerable",
+            f"machine: {machine!r} runs child sagas and takes no signal; send it to a child saga",
+        )
     settings = _settings()
     return SagaControl(
         _machine_arn(machine),
@@ -135,6 +142,15 @@ def _control(machine: str) -> SagaControl:
         DynamoSagaStore(settings.data),
         list(settings.saga_steps.get(machine, [])),
     )
+
+
+def _parent_control(machine: str) -> ParentControl:
+    child = _settings().parent_children.get(machine)
+    if not child:
+        raise ApiError(
+            400, "UnknownMachine", f"machine: the child machine of {machine!r} is not configured here"
+        )
+    return ParentControl(_machine_arn(machine), _machine_arn(child))
 
 
 def _sender() -> str:
@@ -201,7 +217,10 @@ def _at_route(*, responses: dict[int, Any] | None = None, **options: Any) -> Cal
     },
 )
 def start_saga(
-    body: Annotated[StartSaga, Body(description="the saga's request, optional faults and machine")],
+    body: Annotated[
+        StartSaga,
+        Body(description="the machine and its input: a saga's request (and faults), or a parent's projects"),
+    ],
     idempotency_key: Annotated[
         str,
         Header(
@@ -212,6 +231,9 @@ def start_saga(
     ],
 ) -> Any:
     settings = _settings()
+    problem = body.problem()
+    if problem is not None:
+        raise ApiError(422, "ValidationError", problem)
     if body.faults and not settings.data.allow_fault_injection:
         raise ApiError(422, "ValidationError", "faults: fault injection is disabled in this deployment")
     machine_arn = _machine_arn(body.machine)
@@ -224,7 +246,7 @@ def start_saga(
                 f"faults.{state}: no such state on machine {body.machine!r} (one of {', '.join(states)})",
             )
     raw = app.current_event.json_body  # the client's own document, unchanged (validated above)
-    document: dict[str, Any] = {"request": raw["request"]}
+    document: dict[str, Any] = {"projects": raw["projects"]} if body.parent else {"request": raw["request"]}
     if raw.get("faults"):
         document["faults"] = raw["faults"]
     saga_id = idempotency_key
@@ -282,6 +304,8 @@ def list_sagas(
 @_at_route(responses=error_responses(404, 422))
 def saga_status(saga_id: SagaId, machine: MachineQuery = None) -> Any:
     found, _ = _find(saga_id, machine)
+    if found in PARENT_MACHINES:
+        return _json(200, {"machine": found, **_parent_control(found).status(saga_id)})
     return _json(200, {"machine": found, **_control(found).status(saga_id)})
 
 

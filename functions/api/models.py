@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Literal
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.common.models import Fault, SagaRequest, StateName, Text
-from functions.common.names import SAGA_MACHINES, TEST_GENERATION
+from functions.common.models import MAX_PROJECTS, Fault, Project, SagaRequest, StateName, Text
+from functions.common.names import API_MACHINES, PARENT_MACHINES, TEST_GENERATION
 
-MACHINES: tuple[str, ...] = SAGA_MACHINES
+MACHINES: tuple[str, ...] = API_MACHINES
 if TYPE_CHECKING:
     Machine = str
-else:  # pydantic validates (and OpenAPI lists) exactly the saga machines' names
-    Machine = Literal[SAGA_MACHINES]
+else:  # pydantic validates (and OpenAPI lists) exactly the names of the machines the API starts
+    Machine = Literal[API_MACHINES]
 ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 Priority = Literal["low", "normal", "high"]
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{1,64}$"
@@ -22,13 +22,50 @@ SAGA_ID = r"^[A-Za-z0-9_-]{1,80}$"
 
 
 class StartSaga(BaseModel):
-    """POST /sagas: the saga's input (request and optional faults) and the machine to run it on."""
+    """POST /sagas: the saga's input and the machine to run it on: a saga takes a ``request``
+    (and optional ``faults``), a parent (``multi-project``) takes ``projects``, one child saga
+    each. Which of them the machine takes is checked by ``problem``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    request: SagaRequest
+    request: SagaRequest | None = Field(default=None, description="a saga's request (not a parent's)")
+    projects: list[Project] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PROJECTS,
+        description=f"a parent's projects, 1 to {MAX_PROJECTS}: one child saga each",
+    )
     faults: dict[StateName, Fault] = Field(default_factory=dict, max_length=20)
     machine: Machine = TEST_GENERATION
+
+    @property
+    def parent(self) -> bool:
+        return self.machine in PARENT_MACHINES
+
+    def problem(self) -> str | None:
+        """What does not fit the machine, naming the field; None when the body fits."""
+        if self.parent:
+            if self.request is not None:
+                return (
+                    f"request: machine {self.machine!r} runs one saga per project: "
+                    'send projects: [{"request": ...}, ...] instead'
+                )
+            if self.projects is None:
+                return f"projects: Field required by machine {self.machine!r} (1 to {MAX_PROJECTS})"
+            if self.faults:
+                return (
+                    f"faults: machine {self.machine!r} starts each child saga with its request alone; "
+                    "inject faults into a single saga"
+                )
+            return None
+        if self.projects is not None:
+            return (
+                f"projects: only machine {' or '.join(map(repr, PARENT_MACHINES))} takes projects; "
+                f"machine {self.machine!r} takes one request"
+            )
+        if self.request is None:
+            return "request: Field required"
+        return None
 
 
 class Approve(BaseModel):

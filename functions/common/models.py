@@ -93,6 +93,26 @@ class Fault(BaseModel):
     seconds: float = Field(default=1.0, gt=0, le=900)
 
 
+class Project(BaseModel):
+    """One project of a parent saga (``multi-project``): the request its child saga runs.
+
+    Faults are not taken: the parent starts each child with the project's request alone
+    (``statemachines/parent.py``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request: SagaRequest
+
+
+# The most projects one parent saga may run. The binding limit is the parent's state, 262,144
+# bytes: once SummariseProjects has run it holds the projects (at most the API's 64 KB body)
+# and each request once more, as a child to compensate or inside a failed child's cause (its
+# DescribeExecution, JSON in a string: at most twice the bytes), plus per child 768 bytes of
+# that description (measured on the embedded stack). 64 KB + 2 x 64 KB + 50 x 0.8 KB = 232 KB
+# fits; 100 projects would not.
+MAX_PROJECTS = 50
+
+
 class SagaInput(BaseModel):
     """The execution input: the request plus optional fault injection."""
 

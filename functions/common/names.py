@@ -12,8 +12,15 @@ TEST_GENERATION = "test-generation"
 PARALLEL_TEST_GENERATION = "parallel-test-generation"
 REVIEWED_TEST_GENERATION = "reviewed-test-generation"
 MULTI_PROJECT = "multi-project"
-# What the HTTP API starts and steers: the sagas, not the parents that start them.
+# The sagas: one request each; the HTTP API starts, steers and reads them.
 SAGA_MACHINES = (TEST_GENERATION, PARALLEL_TEST_GENERATION, REVIEWED_TEST_GENERATION)
+# Sagas of sagas (statemachines/parent.py): a list of projects, one child saga each. The API
+# starts and reads them; there is nothing of theirs to steer (signals go to a child).
+PARENT_MACHINES = (MULTI_PROJECT,)
+# Everything the HTTP API starts, lists and reads.
+API_MACHINES = SAGA_MACHINES + PARENT_MACHINES
+# A parent's child saga id (``States.Format`` and ``str.format`` alike): ``<parent>-p<index>``.
+CHILD_SAGA_ID = "{}-p{}"
 
 # -- metrics and events ---------------------------------------------------------------------
 METRIC_NAMESPACE = "StepSaga"
@@ -44,6 +51,8 @@ ENV_STATE_MACHINE_ARNS = "STATE_MACHINE_ARNS"
 ENV_SAGA_STEPS = "SAGA_STEPS"
 # ... and the states each machine's fault injection may name (a JSON object of lists).
 ENV_FAULT_STATES = "FAULT_STATES"
+# ... and each parent's child machine (a JSON object: ``{"multi-project": "test-generation"}``).
+ENV_PARENT_CHILDREN = "PARENT_CHILDREN"
 ENV_MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
 # Powertools' own.
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"

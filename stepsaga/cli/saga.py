@@ -2,6 +2,8 @@
 
     stepsaga saga start --project acme --target-url https://acme.example --story "..." --wait
     stepsaga saga start --file request.json --key my-retry-safe-key
+    stepsaga saga start --machine multi-project --project web --project shop \
+        --target-url https://acme.example --story "..." --wait
     stepsaga saga list --status RUNNING
     stepsaga saga status <saga-id>
     stepsaga saga history <saga-id>
@@ -32,11 +34,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlencode, urlsplit
 
-from functions.common.names import SAGA_MACHINES
+from functions.common.names import API_MACHINES, PARENT_MACHINES
 from stepsaga.cli.history import table as history_table
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8000"
-MACHINES = SAGA_MACHINES
+MACHINES = API_MACHINES
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 FAULT_MODES = ("transient", "permanent", "exhaust", "partial", "hang")
 
@@ -228,7 +230,41 @@ def render_history(events: list[dict[str, Any]]) -> str:
     return history_table(events)
 
 
+def render_children(status: dict[str, Any], colour: bool = False) -> list[str]:
+    """A parent's children (one saga per project) and, once it has ended, its summary."""
+    lines = [
+        f"child:          {c['saga_id']} ({c.get('project') or '?'}) "
+        + paint(c["status"], c["status"], colour)
+        + (f" {c['error']}" if c.get("error") else "")
+        for c in status.get("children") or []
+    ]
+    summary = status.get("summary")
+    if summary:
+        counts = f"{summary.get('succeeded_count')} succeeded, {summary.get('failed_count')} failed"
+        lines.append(
+            f"summary:        {counts}"
+            + (
+                f"; compensated: {', '.join(summary['to_compensate'])}"
+                if summary.get("to_compensate")
+                else ""
+            )
+        )
+    return lines
+
+
 def render_status(status: dict[str, Any], colour: bool = False) -> str:
+    if "children" in status:  # a parent: its children are its steps
+        lines = [
+            f"saga:           {status['saga_id']} ({status.get('machine', '?')})",
+            f"status:         {paint(status['status'], status['status'], colour)}",
+            *render_children(status, colour),
+        ]
+        outcome = status.get("outcome")
+        if outcome and (outcome.get("error") or outcome.get("cause")):
+            lines.append(
+                f"error:          {outcome.get('error') or ''} {outcome.get('cause') or ''}".rstrip()
+            )
+        return "\n".join(lines)
     lines = [
         f"saga:           {status['saga_id']} ({status.get('machine', '?')})",
         f"status:         {paint(status['status'], status['status'], colour)}",
@@ -286,7 +322,10 @@ def render_results(results: dict[str, Any] | None) -> list[str]:
 
 
 def render_end(status: dict[str, Any]) -> list[str]:
-    """What ``--wait`` adds once the saga has ended: why it failed, then what it found."""
+    """What ``--wait`` adds once the saga has ended: why it failed, then what it found (a
+    parent: each child and the summary)."""
+    if "children" in status:
+        return render_children(status)
     lines = []
     failure = status.get("failure")
     if failure:
@@ -297,6 +336,7 @@ def render_end(status: dict[str, Any]) -> list[str]:
 
 # -- commands -----------------------------------------------------------------------------------
 def _start_body(args: argparse.Namespace) -> dict[str, Any]:
+    parent = args.machine in PARENT_MACHINES
     if args.file:
         # A request comes whole from the file or from the flags: mixing them would drop some.
         given = [
@@ -316,7 +356,7 @@ def _start_body(args: argparse.Namespace) -> dict[str, Any]:
             raise CliError(f"--file {args.file}: {error}") from None
         if not isinstance(document, dict):
             raise CliError(f"--file {args.file}: expected a JSON object")
-        body = dict(document) if "request" in document else {"request": document}
+        body = dict(document) if {"request", "projects"} & set(document) else {"request": document}
     else:
         missing = [
             flag
@@ -329,9 +369,19 @@ def _start_body(args: argparse.Namespace) -> dict[str, Any]:
         ]
         if missing:
             raise CliError(f"start needs --file or {', '.join(missing)}")
-        body = {
-            "request": {"project": args.project, "target_url": args.target_url, "user_stories": args.story}
-        }
+
+        def request(project: str) -> dict[str, Any]:
+            return {"project": project, "target_url": args.target_url, "user_stories": args.story}
+
+        if parent:  # one child saga per --project, each with the shared target and stories
+            body = {"projects": [{"request": request(project)} for project in args.project]}
+        elif len(args.project) > 1:
+            raise CliError(
+                f"--project given {len(args.project)} times: a saga runs one project "
+                f"(several run with --machine {' or '.join(PARENT_MACHINES)})"
+            )
+        else:
+            body = {"request": request(args.project[0])}
     if args.fault:
         faults = dict(body.get("faults") or {})
         for spec in args.fault:
@@ -371,6 +421,10 @@ def _progress(status: dict[str, Any], elapsed: float, colour: bool = False) -> s
         return (
             f"{status['saga_id']}: {paint(status['status'], status['status'], colour)} after {elapsed:.1f} s"
         )
+    if "children" in status:  # a parent: how many of its children have ended
+        children = status["children"]
+        ended = sum(c["status"] not in ("RUNNING", "NOT_STARTED") for c in children)
+        return f"{status['saga_id']}: RUNNING, {ended} of {len(children)} child sagas ended, {elapsed:.1f} s"
     done = len(status.get("completed_steps") or [])
     where = status.get("current_step") or "-"
     note = (
@@ -393,7 +447,12 @@ def wait(client: Client, saga_id: str, timeout: float, interval: float, out: Tex
         elapsed = time.monotonic() - started
         line = _progress(status, elapsed, colour)
         running = status["status"] == "RUNNING"
-        moved = (status["status"], status.get("current_step"), status.get("approval_pending"))
+        moved = (
+            status["status"],
+            status.get("current_step"),
+            status.get("approval_pending"),
+            [c["status"] for c in status.get("children") or []],
+        )
         if live:
             print("\r\033[K" + line, end="" if running else "\n", file=out, flush=True)
         elif moved != seen:
@@ -566,11 +625,21 @@ def parser() -> argparse.ArgumentParser:
         )
 
     start = command("start", cmd_start, "start a saga (retry-safe: same --key, same saga)")
-    start.add_argument("--file", help="JSON file: {request, faults?, machine?} or just the request")
-    start.add_argument("--project")
+    start.add_argument(
+        "--file",
+        help="JSON file: {request, faults?, machine?}, just the request, or a parent's "
+        '{"machine": "multi-project", "projects": [{"request": ...}, ...]} '
+        "(never with --project, --target-url or --story)",
+    )
+    start.add_argument(
+        "--project",
+        action="append",
+        help="the project; with --machine multi-project repeat it, one child saga per project, "
+        "each with the same --target-url and --story",
+    )
     start.add_argument("--target-url")
     start.add_argument("--story", action="append", help="a user story (repeat for several)")
-    start.add_argument("--machine", choices=MACHINES)
+    start.add_argument("--machine", choices=MACHINES, help="the state machine (default test-generation)")
     start.add_argument(
         "--fault", action="append", metavar="STATE=MODE", help="inject a fault (test deployments)"
     )

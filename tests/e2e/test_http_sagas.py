@@ -6,6 +6,7 @@ itself (400, its own validation) before the Lambda would (422), so both are acce
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -193,3 +194,132 @@ def test_a_start_without_idempotency_key_is_refused(target: Target) -> None:
 def test_bad_list_parameters_are_refused(target: Target) -> None:
     code, answer = target.request("GET", "/sagas", query={"limit": 0})
     assert code in (400, 422) and "limit" in answer["message"], answer
+
+
+# -- a parent saga (multi-project): one child saga per project ------------------------------
+PARENT = "multi-project"
+CHILD = "test-generation"
+
+
+def _project(target: Target, name: str, target_url: str | None = None) -> dict[str, Any]:
+    request = {**target.request_doc(), "project": name}
+    if target_url is not None:
+        request["target_url"] = target_url
+    return {"request": request}
+
+
+def _entered(target: Target, saga_id: str) -> list[str]:
+    """The states the saga entered, in order, from the API's history rows (``Map [i]`` inside a Map)."""
+    code, history = target.request("GET", f"/sagas/{saga_id}/history", query={"limit": 1000})
+    assert code == 200, history
+    assert history["next_token"] is None
+    return [row["state"] for row in history["events"] if row["type"].endswith("StateEntered")]
+
+
+def _outside_maps(states: list[str]) -> list[str]:
+    return [s for s in states if "[" not in s]
+
+
+def test_a_parent_saga_runs_one_child_saga_per_project(target: Target) -> None:
+    key = target.key()
+    body = {"machine": PARENT, "projects": [_project(target, "alpha"), _project(target, "beta")]}
+    code, started = target.request("POST", "/sagas", body, headers={"Idempotency-Key": key})
+    assert code == 201 and started["machine"] == PARENT, started
+
+    done = target.wait(key, lambda s: s["status"] != "RUNNING")
+    assert done["status"] == "SUCCEEDED" and done["machine"] == PARENT, done
+    children = [f"{key}-p0", f"{key}-p1"]
+    assert [(c["saga_id"], c["project"], c["status"]) for c in done["children"]] == [
+        (children[0], "alpha", "SUCCEEDED"),
+        (children[1], "beta", "SUCCEEDED"),
+    ]
+    assert done["summary"] == {"succeeded_count": 2, "failed_count": 0, "failed": [], "to_compensate": []}
+
+    states = _entered(target, key)
+    assert _outside_maps(states) == [
+        "RunProjectSagas",
+        "SummariseProjects",
+        "AnyProjectFailed",
+        "AllProjectsSucceeded",
+    ]
+    # The two children run at once: their states interleave, each once.
+    assert sorted(s for s in states if "[" in s) == ["RunProjectSaga [0]", "RunProjectSaga [1]"]
+
+    for child in children:  # each child is a saga of its own, found by id on its machine
+        status = target.status(child)
+        assert status["machine"] == CHILD and status["status"] == "SUCCEEDED", status
+        assert status["completed_steps"] == FORWARD
+    code, listed = target.request("GET", "/sagas", query={"machine": PARENT, "limit": 100})
+    assert code == 200 and key in {s["saga_id"] for s in listed["sagas"]}, listed
+    assert {s["machine"] for s in listed["sagas"]} == {PARENT}
+    code, answer = target.request("POST", f"/sagas/{key}/priority", {"priority": "high"})
+    assert code == 409 and answer["error"] == "SagaNotSteerable", answer
+
+
+def _refusing_url(target: Target) -> str:
+    """A URL on this host where nothing listens: the Execution agent reaches no test's page."""
+    if target.name not in ("embedded", "up"):
+        pytest.skip(f"the agents of {target.name} do not run on this host: no port here is theirs to miss")
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_a_failing_second_project_rolls_back_the_first(
+    target: Target, request: pytest.FixtureRequest
+) -> None:
+    key = target.key()
+    projects = [_project(target, "alpha"), _project(target, "beta", _refusing_url(target))]
+    code, started = target.request(
+        "POST", "/sagas", {"machine": PARENT, "projects": projects}, headers={"Idempotency-Key": key}
+    )
+    assert code == 201, started
+
+    done = target.wait(key, lambda s: s["status"] != "RUNNING")
+    first, second = f"{key}-p0", f"{key}-p1"
+    assert done["status"] == "FAILED" and done["outcome"]["error"] == "SagaRolledBack", done
+    assert [(c["saga_id"], c["status"], c.get("error")) for c in done["children"]] == [
+        (first, "SUCCEEDED", None),  # it had succeeded: the parent compensated it
+        (second, "FAILED", "SagaRolledBack"),  # it rolled itself back
+    ]
+    assert done["summary"] == {
+        "succeeded_count": 1,
+        "failed_count": 1,
+        "failed": [second],
+        "to_compensate": [first],
+    }
+    assert _outside_maps(_entered(target, key)) == [
+        "RunProjectSagas",
+        "SummariseProjects",
+        "AnyProjectFailed",
+        "CompensateProjectSagas",
+        "AllRollbacksDone",
+        "AnyRollbackFailed",
+        "RolledBack",
+    ]
+    assert _entered(target, second) == [
+        "Requirements",
+        "Generation",
+        "Execution",
+        "CompensateExecution",
+        "CompensateGeneration",
+        "CompensateRequirements",
+        "RolledBack",
+    ]
+    # Every write of a compensable step is undone in either child. The first also ran Observation,
+    # Analysis and Evolution, whose reports no compensation removes (the catalogue declares none).
+    reports_only = {step: {"status": "ACTIVE", "reports": 1} for step in FORWARD[3:]}
+    assert target.status(first)["exists_now"] == reports_only
+    assert target.status(second)["exists_now"] == {}
+    if target.name == "embedded":  # and DynamoDB and S3 hold nothing of either
+        from functions.common.arns import execution_arn
+        from tests.statemachine.saga_assertions import assert_nothing_orphaned
+
+        stack = request.getfixturevalue("stack")
+        for child in (first, second):
+            assert_nothing_orphaned(stack, child)  # scenarios gone, tests INVALID, runs CLEANED, no artifacts
+            assert stack.items("tests", child) and stack.items("runs", child)  # both had written some
+        rollback = execution_arn(stack.machine_arn(f"{CHILD}-rollback"), first)
+        assert (
+            stack.client("stepfunctions").describe_execution(executionArn=rollback)["status"] == "SUCCEEDED"
+        )

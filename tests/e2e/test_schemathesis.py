@@ -43,10 +43,18 @@ def local(target: Target) -> Target:
 
 
 def _aim_at_the_demo_site(body: Any, site: str) -> None:
-    """A generated request's target becomes the demo site (any other would be fetched)."""
-    request = body.get("request") if isinstance(body, dict) else None
-    if isinstance(request, dict) and "target_url" in request:
-        request["target_url"] = site
+    """A generated request's target becomes the demo site (any other would be fetched), and so
+    does each project's of a parent saga (``projects[i].request``)."""
+    if not isinstance(body, dict):
+        return
+    projects = body.get("projects")
+    requests = [body.get("request")]
+    requests += (
+        [p.get("request") for p in projects if isinstance(p, dict)] if isinstance(projects, list) else []
+    )
+    for request in requests:
+        if isinstance(request, dict) and "target_url" in request:
+            request["target_url"] = site
 
 
 @schema.parametrize()

@@ -18,7 +18,8 @@ import pytest
 from functions.api import history as api_history
 from functions.api.routes import ROUTES
 from functions.common.arns import execution_arn
-from functions.common.names import SAGA_MACHINES
+from functions.common.models import MAX_PROJECTS
+from functions.common.names import API_MACHINES, PARENT_MACHINES, SAGA_MACHINES
 from stepsaga.cli import history as console_history
 from stepsaga.cli.api_server import ApiServer, match_resource, serve, to_event
 from stepsaga.cli.demo_site import STORIES, UNMET_STORY, DemoSite
@@ -26,7 +27,7 @@ from stepsaga.embedded import EmbeddedStack
 
 pytestmark = pytest.mark.functional
 
-MACHINES = SAGA_MACHINES
+MACHINES = API_MACHINES
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -159,9 +160,10 @@ def test_the_local_server_knows_every_resource_of_the_table() -> None:
 
 
 def test_the_api_takes_exactly_the_sagas_of_the_catalogue() -> None:
-    from statemachines.catalogue import SAGAS
+    from statemachines.catalogue import PARENTS, SAGAS
 
     assert tuple(SAGAS) == SAGA_MACHINES
+    assert tuple(PARENTS) == PARENT_MACHINES
 
 
 # -- the event translation -------------------------------------------------------------------
@@ -200,6 +202,11 @@ def _start_body(api: Api, **changes: Any) -> dict[str, Any]:
     return {"request": api.request_doc(**changes)}
 
 
+def _parent_body(api: Api, count: int = 2, **changes: Any) -> dict[str, Any]:
+    projects = [{"request": api.request_doc(project=f"p{i}", **changes)} for i in range(count)]
+    return {"machine": "multi-project", "projects": projects}
+
+
 BAD_STARTS: list[tuple[str, Any, int, str]] = [
     # (case, body or a callable(api) -> body | b"raw", status, fragment of the message)
     ("invalid JSON", b'{"request": ', 400, "not valid JSON"),
@@ -235,6 +242,64 @@ BAD_STARTS: list[tuple[str, Any, int, str]] = [
         "faults.Generation.mode",
     ),
     ("unknown machine", lambda a: {**_start_body(a), "machine": "rocket"}, 422, "machine"),
+    (
+        "a request on the parent machine",
+        lambda a: {**_start_body(a), "machine": "multi-project"},
+        422,
+        "request: machine 'multi-project' runs one saga per project: send projects",
+    ),
+    (
+        "projects on a saga machine",
+        lambda a: {**_parent_body(a), "machine": "test-generation"},
+        422,
+        "projects: only machine 'multi-project' takes projects; machine 'test-generation' takes one request",
+    ),
+    (
+        "projects without a machine",
+        lambda a: {"projects": _parent_body(a)["projects"]},
+        422,
+        "projects: only machine 'multi-project' takes projects",
+    ),
+    ("parent without projects", {"machine": "multi-project"}, 422, "projects: Field required by machine"),
+    (
+        "no projects",
+        {"machine": "multi-project", "projects": []},
+        422,
+        "projects: List should have at least 1",
+    ),
+    (
+        "too many projects",
+        lambda a: _parent_body(a, MAX_PROJECTS + 1, user_stories=["s"]),
+        422,
+        f"projects: List should have at most {MAX_PROJECTS} items",
+    ),
+    (
+        "a project's bad request",
+        lambda a: {"machine": "multi-project", "projects": [*_parent_body(a)["projects"], {"request": {}}]},
+        422,
+        "projects.2.request.project: Field required",
+    ),
+    (
+        "a project's bad URL",
+        lambda a: _parent_body(a, target_url="ftp://example.com/"),
+        422,
+        "projects.0.request.target_url",
+    ),
+    (
+        "a project's unknown field",
+        lambda a: {
+            "machine": "multi-project",
+            "projects": [{**_parent_body(a)["projects"][0], "faults": {}}],
+        },
+        422,
+        "projects.0.faults: Extra inputs",
+    ),
+    (
+        "faults on the parent",
+        lambda a: {**_parent_body(a), "faults": {"Generation": {"mode": "permanent"}}},
+        422,
+        "faults: machine 'multi-project' starts each child saga with its request alone",
+    ),
     (
         "lone surrogate in a story",
         lambda a: _start_body(a, user_stories=["ok story", "a \ud800 story"]),
@@ -849,6 +914,34 @@ def test_cli_start_and_wait(api: Api, finished: dict[str, Any], capsys: pytest.C
     assert code == 0 and key in {s["saga_id"] for s in json.loads(out)["sagas"]}
 
 
+def test_cli_starts_a_parent_saga_and_waits_for_its_children(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = _key()
+    code, out, err = _cli(
+        api,
+        capsys,
+        *("start", "--machine", "multi-project", "--project", "web", "--project", "shop"),
+        *("--target-url", api.site.url, "--story", STORIES[0], "--key", key, "--wait", "--interval", "0.05"),
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"started: {key} on multi-project (RUNNING)"
+    ended = next(i for i, line in enumerate(lines) if line.startswith(f"{key}: SUCCEEDED after "))
+    assert lines[ended + 1 :] == [
+        f"child:          {key}-p0 (web) SUCCEEDED",
+        f"child:          {key}-p1 (shop) SUCCEEDED",
+        "summary:        2 succeeded, 0 failed",
+    ], out
+    code, out, _ = _cli(api, capsys, "status", key)
+    assert code == 0 and f"saga:           {key} (multi-project)" in out, out
+    code, out, _ = _cli(api, capsys, "--json", "list", "--limit", "100")
+    listed = {s["saga_id"]: s["machine"] for s in json.loads(out)["sagas"]}
+    assert listed[key] == "multi-project" and listed[f"{key}-p0"] == "test-generation", listed
+    code, out, err = _cli(api, capsys, "approve", key)
+    assert code == 1 and "SagaNotSteerable (409): machine: 'multi-project' runs child sagas" in err, err
+
+
 def test_cli_reviewed_saga_from_a_file(api: Api, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     document = tmp_path / "request.json"
     document.write_text(json.dumps({"request": api.request_doc(), "machine": "reviewed-test-generation"}))
@@ -986,6 +1079,33 @@ def test_the_gateway_serves_exactly_the_routes_of_the_table(api_assembly: Any) -
 
     served = {(path(m["ResourceId"]), m["HttpMethod"]) for m in of("AWS::ApiGateway::Method").values()}
     assert served == {(route.path, route.method) for route in ROUTES}
+
+
+@pytest.mark.infra
+def test_the_gateway_and_the_function_know_the_parent_machine(api_assembly: Any) -> None:
+    from functions.api.routes import HANDLER
+    from infra import names
+
+    template = json.loads((api_assembly / f"{names.STACK_NAME}.template.json").read_text())
+    [model] = [
+        v["Properties"]["Schema"]
+        for v in template["Resources"].values()
+        if v["Type"] == "AWS::ApiGateway::Model"
+    ]
+    assert "required" not in model  # request or projects: the Lambda says which, naming the field
+    assert model["properties"]["machine"]["enum"] == list(API_MACHINES)
+    projects = model["properties"]["projects"]
+    assert (projects["minItems"], projects["maxItems"]) == (1, MAX_PROJECTS)
+    assert projects["items"]["required"] == ["request"]
+
+    [function] = [
+        v["Properties"]
+        for v in template["Resources"].values()
+        if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == HANDLER
+    ]
+    variables = function["Environment"]["Variables"]
+    assert json.loads(variables["PARENT_CHILDREN"]) == {"multi-project": "test-generation"}
+    assert "multi-project" not in json.loads(variables["SAGA_STEPS"])  # no steps of its own to report
 
 
 @pytest.mark.infra

@@ -252,3 +252,65 @@ def test_cost_prices_the_multi_project_parent(capsys: pytest.CaptureFixture[str]
     report = json.loads(capsys.readouterr().out)
     assert report["saga"] == "multi-project" and report["steps"] == ["RunProjectSagas", "SummariseProjects"]
     assert any(p["name"] == "happy" and p["status"] == "SUCCEEDED" for p in report["paths"]), report
+
+
+# -- start: a parent saga (multi-project) from flags or a file --------------------------------------
+def _body(*argv: str) -> dict[str, Any]:
+    return saga._start_body(saga.parser().parse_args(["start", *argv]))
+
+
+def test_start_a_parent_from_repeated_projects_sharing_target_and_stories() -> None:
+    body = _body(
+        *("--machine", "multi-project", "--project", "web", "--project", "shop"),
+        *("--target-url", "http://x/", "--story", "s1", "--story", "s2"),
+    )
+    shared = {"target_url": "http://x/", "user_stories": ["s1", "s2"]}
+    assert body == {
+        "machine": "multi-project",
+        "projects": [{"request": {"project": "web", **shared}}, {"request": {"project": "shop", **shared}}],
+    }
+    single = _body("--project", "web", "--target-url", "http://x/", "--story", "s1")
+    assert single == {"request": {"project": "web", "target_url": "http://x/", "user_stories": ["s1"]}}
+
+
+def test_several_projects_need_the_parent_machine() -> None:
+    with pytest.raises(
+        saga.CliError,
+        match=r"--project given 2 times: a saga runs one project \(several run with --machine multi-",
+    ):
+        _body("--project", "a", "--project", "b", "--target-url", "http://x/", "--story", "s")
+
+
+def test_a_projects_file_is_sent_whole_and_never_mixed_with_flags(tmp_path: Path) -> None:
+    document = {"machine": "multi-project", "projects": [{"request": {"project": "a"}}]}
+    path = tmp_path / "projects.json"
+    path.write_text(json.dumps(document))
+    assert _body("--file", str(path)) == document
+    with pytest.raises(
+        saga.CliError, match="--file holds the whole request: drop --project, --story or --file"
+    ):
+        _body("--file", str(path), "--project", "b", "--story", "s")
+
+
+def test_a_parents_status_shows_its_children_and_summary() -> None:
+    status = {
+        "saga_id": "m1",
+        "machine": "multi-project",
+        "status": "FAILED",
+        "children": [
+            {"saga_id": "m1-p0", "project": "web", "status": "SUCCEEDED"},
+            {"saga_id": "m1-p1", "project": "shop", "status": "FAILED", "error": "SagaRolledBack"},
+        ],
+        "summary": {"succeeded_count": 1, "failed_count": 1, "failed": ["m1-p1"], "to_compensate": ["m1-p0"]},
+        "outcome": {"status": "FAILED", "error": "SagaRolledBack", "cause": "A project's saga failed"},
+    }
+    assert saga.render_status(status).splitlines() == [
+        "saga:           m1 (multi-project)",
+        "status:         FAILED",
+        "child:          m1-p0 (web) SUCCEEDED",
+        "child:          m1-p1 (shop) FAILED SagaRolledBack",
+        "summary:        1 succeeded, 1 failed; compensated: m1-p0",
+        "error:          SagaRolledBack A project's saga failed",
+    ]
+    running = {**status, "status": "RUNNING", "children": [{**status["children"][0], "status": "RUNNING"}]}
+    assert saga._progress(running, 1.0) == "m1: RUNNING, 0 of 1 child sagas ended, 1.0 s"
