@@ -1091,3 +1091,117 @@ def test_describe_execution_answers_a_string_output_as_json_text(aws: Aws) -> No
     execution = aws.start(machine)
     aws.wait(execution)
     assert aws.sfn.describe_execution(executionArn=execution)["output"] == '"done"'
+
+
+# --- cloudformation: change sets, as `cdk deploy` drives them -------------------------------------
+def _cdk_template(bucket: str, version: str, hosts: str, alarm: int | None) -> dict[str, Any]:
+    """What CDK synthesizes, in small: the bootstrap version parameter, a function with a layer
+    moto does not have and a version named by its configuration, a machine invoking that version,
+    a log group (a type moto cannot update), and an alarm (a type moto skips) unless ``None``."""
+    machine = {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": "${Fn}", "End": True}}}
+    resources: dict[str, Any] = {
+        "Logs": {"Type": "AWS::Logs::LogGroup", "Metadata": {"aws:cdk:path": f"Logs-{version}"}},
+        "Function": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Code": {"S3Bucket": bucket, "S3Key": "code.zip"},
+                "Handler": f"{HANDLERS}.echo",
+                "Role": ROLE,
+                "Runtime": "python3.13",
+                "Layers": [f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3:27"],
+                "Environment": {"Variables": {"HOSTS": hosts, "LOGS": {"Fn::GetAtt": ["Logs", "Arn"]}}},
+            },
+        },
+        f"FunctionVersion{version}": {
+            "Type": "AWS::Lambda::Version",
+            "Properties": {"FunctionName": {"Ref": "Function"}},
+        },
+        "Machine": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": "cdk-deployed",
+                "RoleArn": ROLE,
+                "DefinitionString": json.dumps(machine),
+                "DefinitionSubstitutions": {"Fn": {"Ref": f"FunctionVersion{version}"}},
+            },
+        },
+    }
+    if alarm is not None:
+        resources["Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Threshold": alarm}}
+    return {
+        "Parameters": {
+            "BootstrapVersion": {
+                "Type": "AWS::SSM::Parameter::Value<String>",
+                "Default": "/cdk-bootstrap/hnb659fds/version",
+            }
+        },
+        "Resources": resources,
+    }
+
+
+def _cdk_deploy(aws: Aws, stack: str, bucket: str, template: dict[str, Any]) -> str:
+    """``cdk deploy``'s calls for an existing stack, as recorded against ``stepsaga up``: delete
+    its change set if it exists, wait for it to be gone, create one from the template it uploaded
+    (named by the endpoint's URL), wait for it, execute it. Returns the stack's status."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=bucket, Key="template.json", Body=json.dumps(template).encode())
+    aws.cfn.delete_change_set(StackName=stack, ChangeSetName="cdk-deploy-change-set")
+    with pytest.raises(ClientError) as gone:
+        aws.cfn.describe_change_set(StackName=stack, ChangeSetName="cdk-deploy-change-set")
+    assert gone.value.response["Error"]["Code"] == "ChangeSetNotFound"
+    created = aws.cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName="cdk-deploy-change-set",
+        ChangeSetType="UPDATE",
+        TemplateURL=f"http://127.0.0.1:4566/{bucket}/template.json",
+        Parameters=[{"ParameterKey": "BootstrapVersion", "UsePreviousValue": True}],
+    )
+    assert aws.cfn.describe_change_set(ChangeSetName=created["Id"])["Status"] == "CREATE_COMPLETE"
+    aws.cfn.execute_change_set(StackName=stack, ChangeSetName=created["Id"])
+    return str(aws.cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
+
+
+def test_change_set_lookups_answer_as_aws_does(aws: Aws) -> None:
+    aws.cfn.create_stack(
+        StackName="cdk-lookups",
+        TemplateBody=json.dumps({"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup"}}}),
+    )
+    # Deleting a change set that is not there succeeds while the stack exists (CDK relies on it).
+    aws.cfn.delete_change_set(StackName="cdk-lookups", ChangeSetName="none-yet")
+    for call in (aws.cfn.describe_change_set, aws.cfn.execute_change_set):
+        with pytest.raises(ClientError) as missing:
+            call(StackName="cdk-lookups", ChangeSetName="none-yet")
+        assert missing.value.response["Error"]["Code"] == "ChangeSetNotFound"
+        assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as no_stack:
+        aws.cfn.delete_change_set(StackName="no-such-stack", ChangeSetName="none-yet")
+    assert no_stack.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_cdk_deploy_updates_a_running_stack_from_its_uploaded_template(aws: Aws) -> None:
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String", Overwrite=True
+    )
+    bucket = f"assets-{uuid.uuid4().hex[:12]}"  # the bootstrap bucket's part: code and template
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="code.zip", Body=_zip())
+    first = _cdk_template(bucket, "A", "127.0.0.1,localhost", alarm=1)
+    aws.cfn.create_stack(StackName="cdk-deployed", TemplateBody=json.dumps(first))
+
+    status = _cdk_deploy(aws, "cdk-deployed", bucket, _cdk_template(bucket, "B", "localhost", alarm=2))
+
+    assert status == "UPDATE_COMPLETE"
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:cdk-deployed"
+    definition = json.loads(aws.sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    invoked = definition["States"]["Echo"]["Resource"]
+    assert invoked.endswith(":2"), invoked  # the version the update published, substituted
+    variables = aws.lam.get_function_configuration(FunctionName=invoked)["Environment"]["Variables"]
+    assert variables["HOSTS"] == "localhost"  # published from the updated configuration
+    assert variables["LOGS"].startswith("arn:aws:logs:")
+    run = aws.run(machine, {"greeting": "hi"})
+    assert (run.status, run.output) == ("SUCCEEDED", {"greeting": "hi"})
+    # Removing a resource of a type moto skips (once modified) leaves nothing to delete.
+    assert _cdk_deploy(aws, "cdk-deployed", bucket, _cdk_template(bucket, "B", "localhost", None)) == (
+        "UPDATE_COMPLETE"
+    )

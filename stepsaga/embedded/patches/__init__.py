@@ -12,7 +12,7 @@ pins the source of every moto, botocore or werkzeug function it replaces or copi
 
     awslambda       in-process invoke, per-thread environment, the Lambda context
     stepfunctions   callbacks and task tokens, errors, aborts, nested executions, the clock, completion
-    cloudformation  state machines with their substitutions, versions and aliases
+    cloudformation  state machines with their substitutions, versions and aliases, change sets
     dynamodb        atomic transactions, serialised conditional writes, partition queries
     moto_core       request routing, request ids, WSGI environ (speed only)
     botocore        signatures and retry checks while moto answers here (speed only)
@@ -55,6 +55,7 @@ def install() -> None:
     dynamodb.install_transactions()
     stepfunctions.install_completion_events()
     cloudformation.install_versions()
+    cloudformation.install_change_sets()
     stepfunctions.install_nested_executions()
     stepfunctions.install_execution_names()
     dynamodb.install_partition_queries()
