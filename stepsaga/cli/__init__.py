@@ -18,9 +18,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "saga": ("stepsaga.cli.saga", "start, list, inspect and steer sagas through the HTTP API"),
     "resume": (
         "stepsaga.cli.resume",
-        "demo: a saga ends CompensationFailed, then its compensations are resumed",
+        "finish the rollback of a saga that ended CompensationFailed (no id: the demo)",
     ),
-    "viewer": ("stepsaga.cli.viewer", "the local execution viewer (state graph + history) on 127.0.0.1"),
+    "viewer": ("stepsaga.cli.viewer", "the local console: every machine and execution, on 127.0.0.1"),
     "up": ("stepsaga.cli.up", "one local stack for every tool: AWS endpoint, saga API and console"),
 }
 

@@ -25,19 +25,39 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container, Mapping
 from typing import Any
 
 from functions.common import arns
 from functions.common.store import COMPENSATED
 from infra import names
 from statemachines.catalogue import SAGAS, TEST_GENERATION
-from statemachines.saga import Saga
+from statemachines.saga import Saga, Step
 from stepsaga.cli.demo_site import DemoSite, demo_request
 from stepsaga.embedded import EmbeddedStack
 
 DEMO_FAULTS = {"Execution": {"mode": "permanent"}, "CompensateGeneration": {"mode": "permanent"}}
 RESUMABLE = ("FAILED", "TIMED_OUT", "ABORTED")  # RUNNING is still compensating; SUCCEEDED has nothing to undo
+
+
+UNDO = "undo"
+
+
+def disposition(step: Step, ledger: Mapping[str, Mapping[str, Any]], entered: Container[str]) -> str:
+    """What a resume does with a compensable step: ``already_compensated`` (its ledger entry says
+    so), ``not_run`` (no entry and the saga never entered it), else ``undo``."""
+    entry = ledger.get(step.name)
+    if entry is not None and entry.get("status") == COMPENSATED:
+        return "already_compensated"
+    if entry is None and step.name not in entered:
+        return "not_run"
+    return UNDO
+
+
+def left_to_undo(stack: EmbeddedStack, saga_id: str, saga: Saga, entered: Container[str]) -> list[str]:
+    """The steps a resume of ``saga_id`` would still compensate, latest first (none: complete)."""
+    ledger = {entry["step"]: entry for entry in stack.items("ledger", saga_id)}
+    return [step.name for step in reversed(saga.compensable) if disposition(step, ledger, entered) == UNDO]
 
 
 def execution_arn(stack: EmbeddedStack, saga_id: str, saga: Saga = TEST_GENERATION) -> str:
@@ -144,12 +164,9 @@ def resume(
     }
     client = stack.client("lambda")
     for step in reversed(saga.compensable):
-        entry = ledger.get(step.name)
-        if entry is not None and entry.get("status") == COMPENSATED:
-            report["already_compensated"].append(step.name)
-            continue
-        if entry is None and step.name not in entered:
-            report["not_run"].append(step.name)
+        found = disposition(step, ledger, entered)
+        if found != UNDO:
+            report[found].append(step.name)
             continue
         event = {
             "saga": document,
@@ -246,20 +263,36 @@ def demo(stack: EmbeddedStack, request: dict[str, Any], out: Any = sys.stdout) -
     return {"saga_id": saga_id, "first": first, "second": second}
 
 
-def resume_on(endpoint: str, saga_id: str, machine: str) -> int:
+def find_saga(stack: EmbeddedStack, saga_id: str) -> Saga:
+    """The saga whose machine ran an execution named ``saga_id`` (as the API finds one)."""
+    import botocore.exceptions
+
+    for saga in SAGAS.values():
+        try:
+            stack.client("stepfunctions").describe_execution(executionArn=execution_arn(stack, saga_id, saga))
+        except botocore.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                continue
+            raise
+        return saga
+    raise LookupError(f"no saga {saga_id!r} on any of {', '.join(sorted(SAGAS))}")
+
+
+def resume_on(endpoint: str, saga_id: str, machine: str | None = None) -> int:
     """Resume ``saga_id`` on the stack at the AWS ``endpoint``; 0 once nothing is left to undo."""
     import botocore.exceptions
 
     try:
         stack = EmbeddedStack.attach(endpoint)
-        report = resume(stack, saga_id, saga=SAGAS[machine])
+        saga = SAGAS[machine] if machine else find_saga(stack, saga_id)
+        report = resume(stack, saga_id, saga=saga)
     except (ValueError, LookupError) as error:
         print(f"stepsaga resume: {error}", file=sys.stderr)
         return 1
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"stepsaga resume: {saga_id} on {endpoint}: {error}", file=sys.stderr)
         return 1
-    print(f"saga {saga_id}: {report['execution']}", *report_lines(report), sep="\n")
+    print(f"saga {saga_id} ({saga.name}): {report['execution']}", *report_lines(report), sep="\n")
     return 0 if report["complete"] else 1
 
 
@@ -270,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         epilog="A saga id resumes on the stack of a running `stepsaga up`, or the one at --endpoint.",
     )
     parser.add_argument("saga_id", nargs="?", help="the saga to resume (default: run the demo)")
-    parser.add_argument("--machine", choices=sorted(SAGAS), default=TEST_GENERATION.name)
+    parser.add_argument(
+        "--machine", choices=sorted(SAGAS), help="the saga's machine (found by id if omitted)"
+    )
     parser.add_argument("--endpoint", help="the AWS endpoint of the stack (default: stepsaga up's)")
     args = parser.parse_args(argv)
     if args.saga_id:

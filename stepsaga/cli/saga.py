@@ -2,7 +2,7 @@
 
     stepsaga saga start --project acme --target-url https://acme.example --story "..." --wait
     stepsaga saga start --file request.json --key my-retry-safe-key
-    stepsaga saga start --machine multi-project --project web --project shop \
+    stepsaga saga start --machine multi-project --project web --project shop \\
         --target-url https://acme.example --story "..." --wait
     stepsaga saga list --status RUNNING
     stepsaga saga status <saga-id>
@@ -35,6 +35,7 @@ from typing import Any, TextIO
 from urllib.parse import quote, urlencode, urlsplit
 
 from functions.common.names import API_MACHINES, PARENT_MACHINES
+from statemachines.saga import COMPENSATION_FAILED
 from stepsaga.cli.history import table as history_table
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8000"
@@ -100,7 +101,8 @@ class Client:
         except urllib.error.HTTPError as error:
             return error.code, _decode(error.read())
         except urllib.error.URLError as error:
-            raise CliError(f"cannot reach {self.endpoint}: {error.reason}") from None
+            hint = " (is `stepsaga up` or `stepsaga api` running?)" if _local(self.endpoint) else ""
+            raise CliError(f"cannot reach {self.endpoint}: {error.reason}{hint}") from None
         except TimeoutError:
             raise CliError(f"no answer from {self.endpoint} within {self.timeout:g} s") from None
 
@@ -154,8 +156,14 @@ def _signer(profile: str | None, region: str | None) -> Any:
     return sign
 
 
+def _local(endpoint: str) -> bool:
+    return urlsplit(endpoint).hostname in ("127.0.0.1", "localhost", "::1")
+
+
 def saga_path(saga_id: str, *rest: str) -> str:
     """``/sagas/<id>[/rest]`` with the id quoted: a space or ``!`` is the API's to refuse, not urllib's."""
+    if not saga_id.strip():  # "/sagas/" would be the list route: refuse before any request
+        raise CliError("a saga id must not be empty")
     return "/".join(("/sagas", quote(saga_id, safe=""), *rest))
 
 
@@ -331,6 +339,10 @@ def render_end(status: dict[str, Any]) -> list[str]:
     if failure:
         why = ": ".join(str(failure[k]) for k in ("error", "cause") if failure.get(k))
         lines.append(f"failed step:    {failure.get('step') or '?'}{': ' + why if why else ''}")
+    outcome = status.get("outcome") or {}
+    if outcome.get("error") == COMPENSATION_FAILED:  # not a clean rollback: say so, and what next
+        lines.append(f"error:          {outcome['error']} {outcome.get('cause') or ''}".rstrip())
+        lines.append(f"next:           fix the cause, then: stepsaga resume {status['saga_id']}")
     return lines + render_results(status.get("results"))
 
 
@@ -609,7 +621,11 @@ def _options(*, suppress: bool) -> argparse.ArgumentParser:
 def parser() -> argparse.ArgumentParser:
     common = _options(suppress=True)
     top = argparse.ArgumentParser(
-        prog="stepsaga saga", description=__doc__.split("\n\n")[0], parents=[_options(suppress=False)]
+        prog="stepsaga saga",
+        description="Start, list, inspect and steer sagas through the HTTP API.",
+        epilog=__doc__.split("\n\n", 1)[1].replace("``", "`"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_options(suppress=False)],
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
 

@@ -1,5 +1,5 @@
-"""A local execution viewer: the executions of a state machine, each shown as its state graph
-coloured by outcome next to its event history, as the Step Functions console shows them.
+"""A local console: every state machine and every execution of each, an execution shown as its
+state graph coloured by outcome next to its event history, as the Step Functions console shows them.
 
     stepsaga viewer [--port 8080] [--endpoint URL | --embedded]
 
@@ -372,11 +372,15 @@ class Viewer:
         status = found["described"]["status"]
         if status == "RUNNING" and found["waiting"]:
             return [APPROVE, CANCEL]
-        from stepsaga.cli.resume import RESUMABLE
+        from stepsaga.cli.resume import RESUMABLE, left_to_undo
 
         rollback_failed = found["runs"].get(COMPENSATION_FAILED)
         if status in RESUMABLE and rollback_failed is not None and rollback_failed.entered:
-            return [RESUME]
+            # Once a resume has compensated every step, the history still ends CompensationFailed.
+            entered = {state for state, run in found["runs"].items() if run.entered}
+            saga = catalogue.SAGAS[found["machine"]]
+            if left_to_undo(self.stack, found["described"]["name"], saga, entered):
+                return [RESUME]
         return []
 
     def state_io(self, name: str, event_id: int, machine: str | None = None) -> dict[str, Any] | None:
@@ -833,6 +837,12 @@ def main(argv: list[str] | None = None) -> int:
     from stepsaga.cli.demo_site import DemoSite, demo_request
     from stepsaga.embedded import EmbeddedStack
 
+    if not args.embedded:  # say so: a private stack shares nothing with the other commands
+        print(
+            "stepsaga viewer: no running `stepsaga up` found; deploying a private embedded stack with "
+            "demo sagas (start `stepsaga up` to see the sagas every tool starts, or pass --embedded)",
+            flush=True,
+        )
     with DemoSite() as site, EmbeddedStack() as stack:
         request = demo_request(site.url)
         happy = stack.run(request)

@@ -24,7 +24,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.common.names import TEST_GENERATION
+from functions.common.names import PARALLEL_TEST_GENERATION, TEST_GENERATION
 from infra import names
 from infra.api import STAGE
 from stepsaga.cli import api_server, resume, running, saga, up, viewer
@@ -224,6 +224,27 @@ def test_a_saga_whose_rollback_failed_is_resumed_by_the_cli(
     assert "complete: True" in capsys.readouterr().out
     ledger = EmbeddedStack.attach(state.endpoint).items("ledger", saga_id)  # read as the stack reads it
     assert ledger and {entry["status"] for entry in ledger} == {"COMPENSATED"}
+
+
+def test_resume_finds_the_machine_of_a_saga_by_its_id(
+    state: running.Running,
+    started: UpProcess,
+    outputs: dict[str, str],
+    site: DemoSite,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    faults = {"Analysis": {"mode": "permanent"}, "CompensateGeneration": {"mode": "permanent"}}
+    document = {"request": demo_request(site.url), "faults": faults}
+    arn = outputs[names.state_machine_output(PARALLEL_TEST_GENERATION)]
+    failed = finish(state, start(state, arn, document))
+    assert (failed["status"], failed.get("error")) == ("FAILED", "CompensationFailed"), failed
+
+    monkeypatch.setenv("STEPSAGA_STATE_DIR", str(started.state_dir))
+    assert resume.main([failed["name"]]) == 0, capsys.readouterr()  # no --machine
+    assert f"saga {failed['name']} ({PARALLEL_TEST_GENERATION}): " in capsys.readouterr().out
+    assert resume.main(["no-such-saga"]) == 1
+    assert "no saga 'no-such-saga' on any of" in capsys.readouterr().err
 
 
 def test_the_saga_cli_and_the_viewer_attach_to_it(

@@ -569,6 +569,8 @@ def test_resume_a_saga_whose_rollback_failed(viewed: Viewed, stack: EmbeddedStac
     assert status == 200, done
     assert "CompensateGeneration: undone" in done and "complete: True" in done
     assert {e["status"] for e in stack.items("ledger", name)} == {"COMPENSATED"}
+    # Resumed: its history still ends CompensationFailed, but nothing is left to undo.
+    assert f'action="/executions/{name}/resume"' not in get(f"{viewed.url}/executions/{name}")[1]
     # A saga that rolled back cleanly offers nothing, and refuses a forged resume.
     happy = get(f"{viewed.url}/executions/{viewed.failed['name']}")[1]
     assert "<form" not in happy

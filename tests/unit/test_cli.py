@@ -247,6 +247,36 @@ def test_start_wait_ends_with_the_failure_and_what_the_saga_found(monkeypatch: p
     ], out.getvalue()
 
 
+def test_start_wait_says_when_the_rollback_itself_failed_and_what_to_do() -> None:
+    class RollbackFailed(_Saga):
+        def call(self, method: str, path: str, body: Any = None, **options: Any) -> tuple[int, Any]:
+            if method == "POST":
+                return 201, {"saga_id": "s1", "machine": "test-generation", "status": "RUNNING"}
+            code, status = super().call(method, path, body, **options)
+            if status["status"] == "FAILED":
+                status["results"] = None
+                status["outcome"] = {"error": "CompensationFailed", "cause": "A compensation kept failing."}
+            return code, status
+
+    out = io.StringIO()
+    args = saga.parser().parse_args(["start", "--project", "p", "--target-url", "http://x/", "--story", "s"])
+    args.wait, args.interval = True, 0
+    assert saga.cmd_start(RollbackFailed(), args, out) == 1  # type: ignore[arg-type]
+    assert out.getvalue().splitlines()[-3:] == [
+        "failed step:    Evolution: Boom: why",
+        "error:          CompensationFailed A compensation kept failing.",
+        "next:           fix the cause, then: stepsaga resume s1",
+    ], out.getvalue()
+
+
+@pytest.mark.parametrize("command", [["status", ""], ["history", " "], ["approve", ""]])
+def test_an_empty_saga_id_is_one_line_before_any_request(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert saga.main(["--endpoint", "http://127.0.0.1:9", *command]) == 1  # as every refused command
+    assert capsys.readouterr().err.strip().endswith("a saga id must not be empty")
+
+
 def test_cost_prices_the_multi_project_parent(capsys: pytest.CaptureFixture[str]) -> None:
     assert stepsaga.cli.main(["cost", "--saga", "multi-project", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
