@@ -26,13 +26,14 @@ from functions.common.models import MAX_PROJECTS
 from functions.common.names import (
     ENV_FAULT_STATES,
     ENV_PARENT_CHILDREN,
+    ENV_ROLLBACK_MACHINE_ARNS,
     ENV_SAGA_STEPS,
     ENV_SERVICE_NAME,
     ENV_STATE_MACHINE_ARNS,
 )
 from infra import arns, defaults
 from infra.names import OUT_API_ID, OUT_API_URL
-from statemachines.parent import ParentSaga
+from statemachines.parent import ParentSaga, rollback_name
 from statemachines.saga import Saga
 
 STAGE = "v1"
@@ -44,7 +45,7 @@ START = route("start_saga")
 # every method takes the shared key (per-client metering for callers that cannot sign), and
 # these take IAM (SigV4) as well: one leaked key must not approve or cancel every saga's gate,
 # and a gate's decision stays attributable to a principal.
-STEERING = frozenset({"approve", "cancel", "set_priority"})
+STEERING = frozenset({"approve", "cancel", "set_priority", "resume"})
 
 # The gateway's own refusals (auth, throttling, validation, size) in the Lambda's error shape.
 _ERROR_TEMPLATE = json.dumps(
@@ -122,10 +123,21 @@ class SagaApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._machines = (*sagas, *parents)
+        # The rollback machine a resume starts, per saga with something to compensate.
+        self._rollbacks = {name: rollback_name(saga) for name, saga in sagas.items() if saga.compensable}
         self._api_key_auth = api_key_auth
         self._methods: dict[str, apigw.Method] = {}
         self._function = self._api_function(
-            scope, sagas, parents, state_machines, code, layers, environment, saga_records, ledger_index_arn
+            scope,
+            sagas,
+            parents,
+            self._rollbacks,
+            state_machines,
+            code,
+            layers,
+            environment,
+            saga_records,
+            ledger_index_arn,
         )
         self._rest_api = self._rest(scope, self._machines)
         CfnOutput(scope, OUT_API_URL, value=self._rest_api.url)
@@ -144,6 +156,11 @@ class SagaApi(Construct):
     def machines(self) -> tuple[str, ...]:
         """The state machines the API starts and reads (it steers the sagas among them)."""
         return self._machines
+
+    @property
+    def rollbacks(self) -> tuple[str, ...]:
+        """The rollback machines a resume starts (POST /sagas/{id}/resume) and reads."""
+        return tuple(self._rollbacks.values())
 
     @property
     def api_key_auth(self) -> bool:
@@ -168,7 +185,7 @@ class SagaApi(Construct):
             rest_api_name=f"{Stack.of(scope).stack_name}-sagas",
             description="Start, inspect and steer stepsaga sagas ("
             + (
-                "API key on every method; approve, cancel and priority also IAM (SigV4))"
+                "API key on every method; approve, cancel, priority and resume also IAM (SigV4))"
                 if self._api_key_auth
                 else "IAM (SigV4) auth)"
             ),
@@ -277,6 +294,7 @@ class SagaApi(Construct):
         scope: Construct,
         sagas: Mapping[str, Saga],
         parents: Mapping[str, ParentSaga],
+        rollbacks: Mapping[str, str],
         state_machines: Mapping[str, sfn.IStateMachine],
         code: lambda_.Code,
         layers: Sequence[lambda_.ILayerVersion],
@@ -309,6 +327,9 @@ class SagaApi(Construct):
                 ENV_SAGA_STEPS: json.dumps(steps),
                 ENV_FAULT_STATES: json.dumps(fault_states),
                 ENV_PARENT_CHILDREN: json.dumps({name: p.child.name for name, p in parents.items()}),
+                ENV_ROLLBACK_MACHINE_ARNS: Stack.of(scope).to_json_string(
+                    {name: state_machines[rollback].state_machine_arn for name, rollback in rollbacks.items()}
+                ),
             },
             description="stepsaga HTTP API",
         )
@@ -322,6 +343,20 @@ class SagaApi(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=executions
+            )
+        )
+        # A resume starts a saga's rollback and reads it (functions.control.resume); nothing else
+        # of the rollback machines: no listing, no history.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[arns.machine_arn(scope, rollback) for rollback in rollbacks.values()],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[arns.executions_arn(scope, rollback) for rollback in rollbacks.values()],
             )
         )
         # approve/cancel answer the approval gate's task token (kept in the Sagas table); a

@@ -130,7 +130,9 @@ def _event_checkers(stack: StepSagaStack) -> list[Acknowledged]:
 def _api(api: SagaApi) -> list[Acknowledged]:
     """The API's findings, scoped to the API, its methods and its function's role."""
     rest, function = api.rest_api, api.function
-    auth = "an API key (approve, cancel, priority: and IAM)" if api.api_key_auth else "IAM (SigV4) auth"
+    auth = (
+        "an API key (approve, cancel, priority, resume: and IAM)" if api.api_key_auth else "IAM (SigV4) auth"
+    )
     found = [
         Acknowledged(
             rest,
@@ -165,5 +167,14 @@ def _api(api: SagaApi) -> list[Acknowledged]:
             "only Describe/GetExecutionHistory, on this stack's saga machines.",
         )
         for name in api.machines
+    ]
+    found += [
+        Acknowledged(
+            function.role,  # type: ignore[arg-type]
+            _executions(function, name),
+            "A resume names the saga's rollback execution by the saga id, known only at run time; "
+            "only DescribeExecution, on this stack's rollback machines.",
+        )
+        for name in api.rollbacks
     ]
     return found

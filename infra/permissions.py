@@ -21,8 +21,8 @@ from functions.common.names import API_MACHINES, DEAD_LETTER_CLAIM_PREFIX, SAGA_
 from functions.common.store import LEDGER_BY_SAGA, ledger_entry
 from infra.defaults import MACHINE_DELIVERY, XRAY_WRITE
 from infra.names import STACK_NAME, camel
-from statemachines.catalogue import machines
-from statemachines.parent import state_machine_key
+from statemachines.catalogue import ROLLBACKS, SAGAS, machines
+from statemachines.parent import rollback_name, state_machine_key
 from statemachines.saga import PLACEHOLDER
 
 Grant = tuple[str, str]  # (action, resource)
@@ -57,6 +57,8 @@ def _machines(kind: str, names: Iterable[str], *actions: str) -> set[Grant]:
 
 
 EVERY_MACHINE = tuple(machines())
+# The rollback machines a resume starts: those of the sagas the API steers.
+RESUMES = tuple(rollback_name(saga) for name, saga in ROLLBACKS.items() if name in SAGAS)
 
 FUNCTIONS: dict[str, set[Grant]] = {
     "RequirementsFunction": _ledger("Requirements", "UpdateItem") | _on("ScenariosTable", "PutItem"),
@@ -113,6 +115,9 @@ FUNCTIONS: dict[str, set[Grant]] = {
     | _machines("execution", API_MACHINES, "states:DescribeExecution", "states:GetExecutionHistory")
     # approve/cancel answer the approval gate's token, taken from the Sagas table (no parent has one).
     | _machines("stateMachine", SAGA_MACHINES, "states:SendTaskSuccess", "states:SendTaskFailure")
+    # POST /sagas/{id}/resume starts a saga's rollback; its status reads it (functions.control.resume).
+    | _machines("stateMachine", RESUMES, "states:StartExecution")
+    | _machines("execution", RESUMES, "states:DescribeExecution")
     # Idempotency-Key claims (functions.api.claims) and saga records (functions.control.records).
     | _on("SagasTable", "GetItem", "PutItem", "UpdateItem")
     | _on(LEDGER_INDEX, "Query")

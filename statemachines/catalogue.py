@@ -139,6 +139,8 @@ MULTI_PROJECT = ParentSaga(
 
 SAGAS = {s.name: s for s in (TEST_GENERATION, PARALLEL_TEST_GENERATION, REVIEWED_TEST_GENERATION)}
 PARENTS = {MULTI_PROJECT.name: MULTI_PROJECT}
+# The sagas with a rollback machine: every one with something to compensate (a parent's child too).
+ROLLBACKS = {s.name: s for s in (*SAGAS.values(), *(p.child for p in PARENTS.values())) if s.compensable}
 
 ASL_DIR = Path(__file__).parent / "asl"
 
@@ -154,7 +156,10 @@ def machines() -> dict[str, Callable[[], dict[str, Any]]]:
     found: dict[str, Callable[[], dict[str, Any]]] = {}
     for saga in SAGAS.values():
         found[saga.name] = partial(compile_saga, saga)
+    # Each saga's compensation chain alone: what a resume (POST /sagas/{id}/resume) runs, and
+    # what a parent runs to undo a child that succeeded.
+    for saga in ROLLBACKS.values():
+        found[rollback_name(saga)] = partial(compile_rollback, saga)
     for parent in PARENTS.values():
-        found[rollback_name(parent.child)] = partial(compile_rollback, parent.child)
         found[parent.name] = partial(compile_parent, parent)
     return found

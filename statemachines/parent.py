@@ -1,5 +1,5 @@
 """Sagas of sagas: a parent that runs one child saga per project, and the rollback machine
-that compensates a child after it succeeded.
+that compensates a child after it succeeded (or resumes a saga whose own rollback stopped).
 
 The parent starts each child with ``states:startExecution.sync:2`` under a deterministic
 name (``<parent>-p<index>``), so a retried or redriven parent never starts a duplicate:
@@ -47,7 +47,9 @@ def rollback_name(saga: Saga) -> str:
 
 
 def compile_rollback(saga: Saga) -> dict[str, Any]:
-    """Only the compensation chain of ``saga``: undo a whole saga that had succeeded."""
+    """Only the compensation chain of ``saga``, latest step first: undo a saga that succeeded
+    (a parent's child), or finish one whose rollback stopped (a resume). Each compensation undoes
+    what the ledger holds, so a step already compensated, or never run, is a no-op."""
     states: dict[str, Any] = {}
     for step in reversed(saga.compensable):
         state = _compensation_state(saga, step)
@@ -62,7 +64,7 @@ def compile_rollback(saga: Saga) -> dict[str, Any]:
         "Cause": "A compensation kept failing.",
     }
     return {
-        "Comment": f"Compensate a completed {saga.name} saga (started under the child saga's own name)",
+        "Comment": f"Compensate a {saga.name} saga, started under its id (a parent's child, a resume)",
         "StartAt": saga.compensable[-1].compensation_state,
         "States": states,
     }

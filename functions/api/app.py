@@ -51,6 +51,7 @@ from functions.common.store import DynamoSagaStore
 from functions.control import SagaControl, SignalError
 from functions.control.parents import ParentControl
 from functions.control.records import SagaRecords
+from functions.control.resume import SagaResume
 
 
 class SagaResolver(APIGatewayRestResolver):
@@ -142,6 +143,11 @@ def _control(machine: str) -> SagaControl:
         DynamoSagaStore(settings.data),
         list(settings.saga_steps.get(machine, [])),
     )
+
+
+def _resume(machine: str) -> SagaResume:
+    """A saga machine's rollbacks (a parent has none: each child saga rolls back on its own)."""
+    return SagaResume(machine, _settings().rollback_machine_arns.get(machine))
 
 
 def _parent_control(machine: str) -> ParentControl:
@@ -306,7 +312,10 @@ def saga_status(saga_id: SagaId, machine: MachineQuery = None) -> Any:
     found, _ = _find(saga_id, machine)
     if found in PARENT_MACHINES:
         return _json(200, {"machine": found, **_parent_control(found).status(saga_id)})
-    return _json(200, {"machine": found, **_control(found).status(saga_id)})
+    status = _control(found).status(saga_id)
+    # Once it has ended: its rollback, if a resume (or its parent) started one, and where that is.
+    rollback = None if status["status"] == "RUNNING" else _resume(found).rollback(saga_id)
+    return _json(200, {"machine": found, **status, "rollback": rollback})
 
 
 @_at_route(responses=error_responses(404, 422))
@@ -370,6 +379,19 @@ def cancel(saga_id: SagaId, body: Annotated[Cancel, Body()], machine: MachineQue
 def set_priority(saga_id: SagaId, body: Annotated[SetPriority, Body()], machine: MachineQuery = None) -> Any:
     found, _ = _find(saga_id, machine)
     return _json(200, _control(found).set_priority(saga_id, body.priority, sender=_sender()))
+
+
+@_at_route(
+    responses={
+        202: {"description": "The saga's rollback execution: started now, or by an earlier resume"},
+        **error_responses(400, 404, 409, 422),
+    },
+)
+def resume(saga_id: SagaId, machine: MachineQuery = None) -> Any:
+    found, described = _find(saga_id, machine)
+    resumed = _resume(found).resume(saga_id, described)
+    logger.info("saga resumed", extra={"saga_id": saga_id, "rollback": resumed["rollback"]["status"]})
+    return _json(202, resumed)
 
 
 @_at_route()

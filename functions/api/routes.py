@@ -64,6 +64,12 @@ ROUTES = (
     Route("POST", "/sagas/{saga_id}/approve", "approve", "Approve a saga waiting at its gate"),
     Route("POST", "/sagas/{saga_id}/cancel", "cancel", "Cancel a saga waiting at its gate"),
     Route("POST", "/sagas/{saga_id}/priority", "set_priority", "Set a running saga's priority"),
+    Route(
+        "POST",
+        "/sagas/{saga_id}/resume",
+        "resume",
+        "Resume a saga that ended CompensationFailed: run its rollback machine (idempotent)",
+    ),
     Route("GET", "/openapi.json", "openapi"),
 )
 

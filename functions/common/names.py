@@ -53,6 +53,9 @@ ENV_SAGA_STEPS = "SAGA_STEPS"
 ENV_FAULT_STATES = "FAULT_STATES"
 # ... and each parent's child machine (a JSON object: ``{"multi-project": "test-generation"}``).
 ENV_PARENT_CHILDREN = "PARENT_CHILDREN"
+# ... and each saga's rollback machine, its compensation chain alone, which a resume starts
+# (a JSON object: ``{"test-generation": "arn:...:test-generation-rollback", ...}``).
+ENV_ROLLBACK_MACHINE_ARNS = "ROLLBACK_MACHINE_ARNS"
 ENV_MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
 # Powertools' own.
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"

@@ -362,12 +362,15 @@ def parent_plan(parent: ParentSaga) -> MockPlan:
 
 
 def plan(sagas: Iterable[Saga], parents: Iterable[ParentSaga] = ()) -> MockPlan:
-    """Every case of every machine: the sagas, and each parent with its child's rollback machine."""
+    """Every case of every machine: the sagas, the rollback machine of each saga with something
+    to compensate (a parent's child among them, as ``catalogue.machines`` deploys), the parents."""
+    sagas, parents = list(sagas), list(parents)
     found = MockPlan()
     for saga in sagas:
         found.extend(saga_plan(saga))
+    for saga in {s.name: s for s in (*sagas, *(p.child for p in parents)) if s.compensable}.values():
+        found.extend(rollback_plan(saga))
     for parent in parents:
-        found.extend(rollback_plan(parent.child))
         found.extend(parent_plan(parent))
     return found
 

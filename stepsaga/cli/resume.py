@@ -1,7 +1,10 @@
-"""Resume a saga that ended ``CompensationFailed``, on the embedded stack.
+"""Resume a saga that ended ``CompensationFailed``, on the embedded stack, step by step.
 
-On AWS the fix is ``RedriveExecution`` (see docs/RELIABILITY.md); moto has no redrive. Here
-``resume`` does by hand what the rest of the rollback would have done: for every compensable
+The usual way, on any stack and AWS alike, is the API's ``POST /sagas/{id}/resume``
+(``stepsaga saga resume <id>``), which runs the saga's rollback machine. This is the
+direct one, for the embedded stack: when that rollback itself failed (the embedded stack has
+no RedriveExecution to re-run it), or to see each compensation's result. It does by hand what
+the rest of the rollback would have done: for every compensable
 step, latest first, whose ledger entry is not COMPENSATED, it invokes the step's deployed
 compensation function with the event the state machine sends (state ``Compensate<Step>``,
 attempt 0). Compensations are idempotent (the ledger's COMPENSATING -> COMPENSATED
@@ -299,8 +302,11 @@ def resume_on(endpoint: str, saga_id: str, machine: str | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="stepsaga resume",
-        description="Resume a saga that ended CompensationFailed (without a saga id: the demo).",
-        epilog="A saga id resumes on the stack of a running `stepsaga up`, or the one at --endpoint.",
+        description="Resume a saga that ended CompensationFailed by invoking its compensations "
+        "directly (without a saga id: the demo).",
+        epilog="A saga id resumes on the stack of a running `stepsaga up`, or the one at --endpoint. "
+        "Prefer `stepsaga saga resume <id>` (the API's rollback machine, on any stack, AWS too); use "
+        "this one on the embedded stack when that rollback itself failed, or to see each step.",
     )
     parser.add_argument("saga_id", nargs="?", help="the saga to resume (default: run the demo)")
     parser.add_argument(

@@ -10,6 +10,7 @@
     stepsaga saga approve <saga-id>
     stepsaga saga cancel <saga-id> --reason "wrong project"
     stepsaga saga priority <saga-id> high
+    stepsaga saga resume <saga-id> --wait
 
 It talks HTTP to the API (``--endpoint``, default ``$STEPSAGA_ENDPOINT``, else the API of a
 running ``stepsaga up``, else http://127.0.0.1:8000 as ``stepsaga api`` serves it), so it works the
@@ -298,6 +299,7 @@ def render_status(status: dict[str, Any], colour: bool = False) -> str:
     outcome = status.get("outcome")
     if outcome and (outcome.get("error") or outcome.get("cause")):
         lines.append(f"error:          {outcome.get('error') or ''} {outcome.get('cause') or ''}".rstrip())
+    lines += render_rollback(status.get("rollback"))
     lines += render_results(status.get("results"))
     for signal in status.get("signals") or []:
         extra = signal.get("reason") or signal.get("comment") or signal.get("priority") or ""
@@ -306,6 +308,14 @@ def render_status(status: dict[str, Any], colour: bool = False) -> str:
             f"signal:         {signal.get('signal')} by {signal.get('by', '?')} {extra}".rstrip() + at
         )
     return "\n".join(lines)
+
+
+def render_rollback(rollback: dict[str, Any] | None) -> list[str]:
+    """The saga's rollback execution (a resume's, or its parent's), once one has started."""
+    if not rollback:
+        return []
+    error = f" ({rollback['error']})" if rollback.get("error") else ""
+    return [f"rollback:       {rollback['status']}{error} {rollback['execution_arn']}"]
 
 
 def render_results(results: dict[str, Any] | None) -> list[str]:
@@ -342,7 +352,10 @@ def render_end(status: dict[str, Any]) -> list[str]:
     outcome = status.get("outcome") or {}
     if outcome.get("error") == COMPENSATION_FAILED:  # not a clean rollback: say so, and what next
         lines.append(f"error:          {outcome['error']} {outcome.get('cause') or ''}".rstrip())
-        lines.append(f"next:           fix the cause, then: stepsaga resume {status['saga_id']}")
+        if status.get("rollback"):
+            lines += render_rollback(status["rollback"])
+        else:
+            lines.append(f"next:           fix the cause, then: stepsaga saga resume {status['saga_id']}")
     return lines + render_results(status.get("results"))
 
 
@@ -591,6 +604,31 @@ def cmd_priority(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     return _signal(client, args, out, "priority", {"priority": args.priority})
 
 
+def cmd_resume(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    """Start the saga's rollback (or find the one a resume started); ``--wait`` for its end."""
+    _, answer = client.call("POST", saga_path(args.saga_id, "resume"), query={"machine": args.machine})
+    rollback = answer["rollback"]
+    if not args.json:
+        print(
+            f"resume: {answer['saga_id']}: rollback {rollback['status']} {rollback['execution_arn']}",
+            file=out,
+        )
+    started = time.monotonic()
+    while args.wait and rollback["status"] == "RUNNING":
+        if time.monotonic() - started > args.timeout:
+            raise CliError(
+                f"the rollback of {args.saga_id} still RUNNING after {args.timeout:g} s (it keeps running)"
+            )
+        time.sleep(args.interval)
+        _, status = client.call("GET", saga_path(args.saga_id), query={"machine": answer["machine"]})
+        rollback = status["rollback"]
+        if rollback["status"] != "RUNNING" and not args.json:
+            print(f"rollback: {rollback['status']} after {time.monotonic() - started:.1f} s", file=out)
+    if args.json:
+        print(json.dumps({**answer, "rollback": rollback}, indent=2), file=out)
+    return 0 if rollback["status"] in ("RUNNING", "SUCCEEDED") else 1
+
+
 def _options(*, suppress: bool) -> argparse.ArgumentParser:
     """The options every command takes, before or after its name (after: no defaults, so a
     value given before the name is kept)."""
@@ -684,6 +722,16 @@ def parser() -> argparse.ArgumentParser:
     priority = command("priority", cmd_priority, "set a running saga's priority")
     saga_id(priority)
     priority.add_argument("priority", choices=("low", "normal", "high"))
+    resume = command(
+        "resume",
+        cmd_resume,
+        "finish the rollback of a saga that ended CompensationFailed, once its cause is fixed: "
+        "runs its rollback machine without the saga's injected faults (idempotent)",
+    )
+    saga_id(resume)
+    resume.add_argument("--wait", action="store_true", help="wait for the rollback's end")
+    resume.add_argument("--timeout", type=float, default=600, help="seconds --wait waits (default 600)")
+    resume.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
     return top
 
 

@@ -141,6 +141,7 @@ def test_a_reviewed_saga_waits_for_approval(target: Target) -> None:
         ("GET", "/sagas/e2e-no-such-saga/history", None),
         ("POST", "/sagas/e2e-no-such-saga/approve", {}),
         ("POST", "/sagas/e2e-no-such-saga/cancel", {"reason": "none"}),
+        ("POST", "/sagas/e2e-no-such-saga/resume", {}),
     ],
 )
 def test_an_unknown_saga_is_404(target: Target, method: str, path: str, body: object) -> None:
@@ -311,6 +312,12 @@ def test_a_failing_second_project_rolls_back_the_first(
     reports_only = {step: {"status": "ACTIVE", "reports": 1} for step in FORWARD[3:]}
     assert target.status(first)["exists_now"] == reports_only
     assert target.status(second)["exists_now"] == {}
+    assert target.status(first)["rollback"]["status"] == "SUCCEEDED"  # the parent's, by the child's id
+    assert target.status(second)["rollback"] is None  # it rolled itself back
+    # A parent has no rollback machine: its children roll back on their own.
+    code, answer = target.request("POST", f"/sagas/{key}/resume", {})
+    assert code == 409 and answer["error"] == "SagaNotResumable", answer
+    assert "no rollback machine" in answer["message"], answer
     if target.name == "embedded":  # and DynamoDB and S3 hold nothing of either
         from functions.common.arns import execution_arn
         from tests.statemachine.saga_assertions import assert_nothing_orphaned
@@ -323,3 +330,89 @@ def test_a_failing_second_project_rolls_back_the_first(
         assert (
             stack.client("stepfunctions").describe_execution(executionArn=rollback)["status"] == "SUCCEEDED"
         )
+
+
+# -- resuming a saga whose rollback failed (POST /sagas/{id}/resume) ---------------------------
+# The Execution step fails for good, then so does Generation's compensation: CompensationFailed.
+STUCK_ROLLBACK = {"Execution": {"mode": "permanent"}, "CompensateGeneration": {"mode": "permanent"}}
+
+
+def test_a_saga_that_ended_compensation_failed_is_resumed_by_its_rollback_machine(
+    target: Target, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = target.key()
+    body = {"request": target.request_doc(), "faults": STUCK_ROLLBACK}
+    code, started = target.request("POST", "/sagas", body, headers={"Idempotency-Key": key})
+    if code == 422 and "fault injection is disabled" in started["message"]:
+        pytest.skip(f"{target.name} refuses fault injection")
+    assert code == 201, started
+    stuck = target.wait(key, lambda s: s["status"] != "RUNNING")
+    assert (stuck["status"], stuck["outcome"]["error"]) == ("FAILED", "CompensationFailed"), stuck
+    assert stuck["rollback"] is None
+    assert {"Requirements", "Generation"} <= set(stuck["exists_now"]), stuck  # left undone
+
+    # The resume runs the rollback without the saga's faults: the injected one does not fire again.
+    code, resumed = target.request("POST", f"/sagas/{key}/resume", {})
+    assert code == 202, resumed
+    rollback = resumed["rollback"]
+    assert (resumed["saga_id"], resumed["machine"]) == (key, CHILD)
+    assert rollback["execution_arn"].endswith(f"-{CHILD}-rollback:{key}"), rollback  # <stack>-<machine>
+    assert rollback["status"] in ("RUNNING", "SUCCEEDED"), rollback
+
+    done = target.wait(key, lambda s: s["rollback"]["status"] != "RUNNING")
+    assert done["rollback"]["status"] == "SUCCEEDED", done["rollback"]
+    assert done["rollback"]["execution_arn"] == rollback["execution_arn"]
+    assert done["status"] == "FAILED"  # the saga's own execution keeps its outcome
+    assert done["exists_now"] == {}, done  # everything its compensable steps made is undone
+    assert {step: entry["status"] for step, entry in done["ledger"].items()} == dict.fromkeys(
+        ("Requirements", "Generation", "Execution"), "COMPENSATED"
+    )
+
+    # Again: the same rollback (it ended, so Step Functions would refuse to start its name again).
+    code, again = target.request("POST", f"/sagas/{key}/resume", {})
+    assert code == 202 and again["rollback"]["execution_arn"] == rollback["execution_arn"], again
+    assert again["rollback"]["status"] == "SUCCEEDED"
+    # ... and through the CLI, which waits for it.
+    from stepsaga.cli import saga as saga_cli
+
+    capsys.readouterr()
+    assert saga_cli.main(["resume", key, "--wait", "--endpoint", target.client.endpoint]) == 0
+    assert f"rollback SUCCEEDED {rollback['execution_arn']}" in capsys.readouterr().out
+
+    if target.name == "embedded":  # the rollback's path, and what DynamoDB and S3 hold
+        from tests.statemachine.saga_assertions import assert_nothing_orphaned
+
+        stack = request.getfixturevalue("stack")
+        assert stack.state_names(rollback["execution_arn"]) == [
+            "CompensateExecution",  # already COMPENSATED by the saga: a no-op
+            "CompensateGeneration",
+            "CompensateRequirements",
+            "Compensated",
+        ]
+        assert_nothing_orphaned(stack, key)  # scenarios gone, tests INVALID, no artifacts, each undone once
+        assert stack.items("tests", key)  # there were tests to invalidate
+
+
+def test_only_a_saga_that_ended_unsuccessfully_is_resumed(target: Target) -> None:
+    waiting, succeeded = target.key(), target.key()
+    reviewed = {"request": target.request_doc(), "machine": "reviewed-test-generation"}
+    code, answer = target.request("POST", "/sagas", reviewed, headers={"Idempotency-Key": waiting})
+    assert code == 201, answer
+    code, answer = target.request(
+        "POST", "/sagas", {"request": target.request_doc()}, headers={"Idempotency-Key": succeeded}
+    )
+    assert code == 201, answer
+
+    target.wait(waiting, lambda s: s["approval_pending"] or s["status"] != "RUNNING")
+    code, answer = target.request("POST", f"/sagas/{waiting}/resume", {})
+    assert code == 409 and answer["error"] == "SagaNotResumable", answer
+    assert "RUNNING" in answer["message"], answer
+    code, answer = target.request("POST", f"/sagas/{waiting}/cancel", {"reason": "e2e: resume refused"})
+    assert code == 200, answer
+
+    done = target.wait(succeeded, lambda s: s["status"] != "RUNNING")
+    assert done["status"] == "SUCCEEDED" and done["rollback"] is None, done
+    code, answer = target.request("POST", f"/sagas/{succeeded}/resume", {})
+    assert code == 409 and answer["error"] == "SagaNotResumable", answer
+    assert "nothing to undo" in answer["message"], answer
+    assert target.status(succeeded)["rollback"] is None  # the refusal started nothing

@@ -381,10 +381,10 @@ def _method_paths(template: Template) -> dict[str, dict[str, Any]]:
 
 def test_with_an_api_key_the_steering_methods_take_iam_too():
     """A leaked shared key must not approve or cancel every saga's gate: the key identifies and
-    meters a caller that cannot sign; approve, cancel and priority still need a principal."""
+    meters a caller that cannot sign; approve, cancel, priority and resume still need a principal."""
     keyed = _template({**EMBEDDED_CONTEXT, "stepsaga:apiAuth": "api-key"})
     methods = _method_paths(keyed)
-    steering = {"POST approve", "POST cancel", "POST priority"}
+    steering = {"POST approve", "POST cancel", "POST priority", "POST resume"}
     assert steering <= set(methods)
     for name, properties in methods.items():
         assert properties["ApiKeyRequired"] is True, name

@@ -265,7 +265,7 @@ def test_start_wait_says_when_the_rollback_itself_failed_and_what_to_do() -> Non
     assert out.getvalue().splitlines()[-3:] == [
         "failed step:    Evolution: Boom: why",
         "error:          CompensationFailed A compensation kept failing.",
-        "next:           fix the cause, then: stepsaga resume s1",
+        "next:           fix the cause, then: stepsaga saga resume s1",
     ], out.getvalue()
 
 
@@ -344,3 +344,37 @@ def test_a_parents_status_shows_its_children_and_summary() -> None:
     ]
     running = {**status, "status": "RUNNING", "children": [{**status["children"][0], "status": "RUNNING"}]}
     assert saga._progress(running, 1.0) == "m1: RUNNING, 0 of 1 child sagas ended, 1.0 s"
+
+
+def test_resume_waits_for_the_rollback_and_status_shows_it() -> None:
+    arn = "arn:aws:states:us-east-1:1:execution:S-test-generation-rollback:s1"
+
+    class Resumed:
+        """POST resume answers a running rollback; the status shows it running, then done."""
+
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str]] = []
+
+        def call(self, method: str, path: str, body: Any = None, **options: Any) -> tuple[int, Any]:
+            self.calls.append((method, path))
+            rollback = {"execution_arn": arn, "status": "RUNNING" if len(self.calls) < 3 else "SUCCEEDED"}
+            if method == "POST":
+                return 202, {"saga_id": "s1", "machine": "test-generation", "rollback": rollback}
+            return 200, {"saga_id": "s1", "status": "FAILED", "rollback": rollback}
+
+    client, out = Resumed(), io.StringIO()
+    args = saga.parser().parse_args(["resume", "s1", "--wait", "--interval", "0"])
+    assert saga.cmd_resume(client, args, out) == 0  # type: ignore[arg-type]
+    assert client.calls == [("POST", "/sagas/s1/resume"), ("GET", "/sagas/s1"), ("GET", "/sagas/s1")]
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"resume: s1: rollback RUNNING {arn}"
+    assert lines[1].startswith("rollback: SUCCEEDED after ")
+
+    failed = {"saga_id": "s1", "status": "FAILED", "outcome": {"error": "CompensationFailed"}}
+    shown = {**failed, "rollback": {"execution_arn": arn, "status": "FAILED", "error": "CompensationFailed"}}
+    assert f"rollback:       FAILED (CompensationFailed) {arn}" in saga.render_status(shown).splitlines()
+    # Once a rollback ran, --wait's ending shows it rather than suggesting another resume.
+    assert (
+        saga.render_end({**shown, "results": None})[-1]
+        == f"rollback:       FAILED (CompensationFailed) {arn}"
+    )
