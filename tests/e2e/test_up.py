@@ -302,6 +302,72 @@ def test_a_script_using_only_the_aws_cli_starts_a_saga_the_console_and_saga_list
     ).items()
 
 
+def test_the_aws_cli_reads_every_service_of_the_stack(
+    state: running.Running, outputs: dict[str, str], finished: dict[str, Any], tmp_path: Path
+) -> None:
+    """The README's AWS CLI commands, run as a user runs them (boto3 is tested above)."""
+    if shutil.which("aws") is None:
+        pytest.skip("the AWS CLI is not installed (pip install awscli)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+    def cli(*arguments: str) -> Any:
+        ran = subprocess.run(
+            ["aws", "--endpoint-url", state.endpoint, "--output", "json", *arguments],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert ran.returncode == 0, (arguments, ran.stderr)
+        return json.loads(ran.stdout) if ran.stdout.strip() else None
+
+    runs = cli("dynamodb", "scan", "--table-name", outputs[f"{names.OUT_TABLE_PREFIX}Runs"])["Items"]
+    assert finished["name"] in {item["saga_id"]["S"] for item in runs}
+    listed = subprocess.run(
+        ["aws", "--endpoint-url", state.endpoint, "s3", "ls", "--recursive",
+         f"s3://{outputs[names.OUT_ARTIFACTS_BUCKET]}/runs/{finished['name']}/"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0 and f"runs/{finished['name']}/" in listed.stdout, listed.stderr
+    function = next(
+        f["FunctionName"]
+        for f in cli("lambda", "list-functions")["Functions"]
+        if "CompensateRequirementsFunction" in f["FunctionName"]
+    )
+    own = f"up-{uuid.uuid4().hex[:12]}"
+    machine = outputs[names.state_machine_output(TEST_GENERATION)]
+    event = {
+        "saga": {"request": demo_request("http://127.0.0.1:9/")},
+        "context": {
+            "saga_id": own,
+            "execution_arn": f"{machine}:{own}".replace(":stateMachine:", ":execution:"),
+            "state": "CompensateRequirements",
+            "attempt": 0,
+        },
+    }
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    answer = cli(  # fileb:// reads the payload as bytes in AWS CLI v1 and v2 alike
+        "lambda", "invoke", "--function-name", function, "--payload", f"fileb://{tmp_path / 'event.json'}",
+        str(tmp_path / "answer.json"),
+    )  # fmt: skip
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer, answer
+    assert json.loads((tmp_path / "answer.json").read_text())["undone"] == 0
+    queue = outputs[names.OUT_DEAD_LETTER_QUEUE]
+    letter = json.dumps({"saga_id": own, "note": "sent by the AWS CLI test"})
+    cli("sqs", "send-message", "--queue-url", queue, "--message-body", letter,
+        "--message-group-id", own, "--message-deduplication-id", own)  # fmt: skip
+    received = cli("sqs", "receive-message", "--queue-url", queue, "--max-number-of-messages", "10",
+                   "--visibility-timeout", "0")  # fmt: skip
+    mine = [m for m in received["Messages"] if json.loads(m["Body"]).get("saga_id") == own]
+    assert len(mine) == 1, received
+    cli("sqs", "delete-message", "--queue-url", queue, "--receipt-handle", mine[0]["ReceiptHandle"])
+
+
 def test_a_second_up_is_refused_before_deploying(
     started: UpProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
