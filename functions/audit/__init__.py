@@ -99,6 +99,35 @@ def bounded(detail: Any) -> Any:
     return text(encoded)
 
 
+def put_request(
+    saga_id: str,
+    event_type: str,
+    *,
+    table: str | None = None,
+    at_ms: int | None = None,
+    key: str | None = None,
+    **fields: Any,
+) -> dict[str, Any] | None:
+    """The conditional PutItem that records one event (None without a table): ``append``
+    sends it alone; a caller may put it in a transaction of its own writes instead."""
+    table = table or table_from_env()
+    if not table:
+        return None
+    at = now_ms() if at_ms is None else int(at_ms)
+    document = {
+        "saga_id": saga_id,
+        "sk": sort_key(at, event_type, key),
+        "type": event_type,
+        "at": at,
+        **{k: v for k, v in fields.items() if v is not None},
+    }
+    return {
+        "TableName": table,
+        "Item": to_item(document),
+        "ConditionExpression": "attribute_not_exists(saga_id) AND attribute_not_exists(sk)",
+    }
+
+
 def append(
     saga_id: str,
     event_type: str,
@@ -112,23 +141,11 @@ def append(
 
     Without a table (argument or ``AUDIT_TABLE``) nothing is written and False is returned.
     """
-    table = table or table_from_env()
-    if not table:
+    request = put_request(saga_id, event_type, table=table, at_ms=at_ms, key=key, **fields)
+    if request is None:
         return False
-    at = now_ms() if at_ms is None else int(at_ms)
-    document = {
-        "saga_id": saga_id,
-        "sk": sort_key(at, event_type, key),
-        "type": event_type,
-        "at": at,
-        **{k: v for k, v in fields.items() if v is not None},
-    }
     try:
-        aws.client("dynamodb").put_item(
-            TableName=table,
-            Item=to_item(document),
-            ConditionExpression="attribute_not_exists(saga_id) AND attribute_not_exists(sk)",
-        )
+        aws.client("dynamodb").put_item(**request)
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False  # a redelivered event with a deterministic key: already recorded

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -35,6 +36,7 @@ class Applied:
     applied: bool
     delta: int
     count: int | None
+    recorded: bool = False  # the ``record`` PutItem was written in the counter's transaction
 
 
 def table_from_env() -> str | None:
@@ -78,11 +80,18 @@ def apply(
     *,
     redrive_count: int = 0,
     table: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> Applied:
-    """Apply one execution status change to the counter of its saga type (idempotent)."""
+    """Apply one execution status change to the counter of its saga type (idempotent).
+
+    ``record``, a conditional PutItem (the change's audit event), is written in the same
+    transaction when the counter moves: one call instead of two. ``recorded`` says whether it
+    was; when not (a duplicate, a change that moves no counter, no table), the caller writes it.
+    """
     table = table or table_from_env()
     if not table:
         return Applied(applied=True, delta=0, count=None)  # nothing to keep: every event is "new"
+    riding: dict[str, Any] = {"record": record}
     ddb = aws.client("dynamodb")
     expires = {"N": str(int(time.time()) + _RETENTION_SECONDS)}
     status_update = {
@@ -99,24 +108,31 @@ def apply(
             "ConditionExpression": condition,
             "ExpressionAttributeValues": {**values, **extra},
         }
+        counter = {
+            "TableName": table,
+            "Key": _counter_key(saga_type),
+            "UpdateExpression": "ADD #c :d",
+            "ExpressionAttributeNames": {"#c": "count"},
+            "ExpressionAttributeValues": {":d": {"N": str(delta)}},
+        }
         try:
             if delta == 0:
                 ddb.update_item(**update)
-            else:
-                ddb.transact_write_items(
-                    TransactItems=[
-                        {"Update": update},
-                        {
-                            "Update": {
-                                "TableName": table,
-                                "Key": _counter_key(saga_type),
-                                "UpdateExpression": "ADD #c :d",
-                                "ExpressionAttributeNames": {"#c": "count"},
-                                "ExpressionAttributeValues": {":d": {"N": str(delta)}},
-                            }
-                        },
-                    ]
-                )
+                return True
+            rider = riding["record"]
+            writes = [{"Update": update}, {"Update": counter}, *([{"Put": rider}] if rider else [])]
+            try:
+                ddb.transact_write_items(TransactItems=writes)
+            except ClientError as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
+                if rider is None or reasons[:2] != ["None", "None"] or len(reasons) != 3:
+                    raise
+                # Only the record was refused (it is already there): the change without it.
+                riding["record"] = None
+                ddb.transact_write_items(TransactItems=writes[:2])
+                return True
+            riding["record"] = None
+            riding["recorded"] = rider is not None
         except ClientError as error:
             if _conditional_failed(error):
                 return False
@@ -134,4 +150,9 @@ def apply(
             applied = transition("attribute_not_exists(#s)", {}, 0)
     else:
         return Applied(applied=False, delta=0, count=None)
-    return Applied(applied=applied, delta=delta, count=count(saga_type, table=table))
+    return Applied(
+        applied=applied,
+        delta=delta,
+        count=count(saga_type, table=table),
+        recorded=bool(riding.get("recorded")),
+    )

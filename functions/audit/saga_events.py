@@ -130,14 +130,17 @@ def process(detail: dict[str, Any]) -> dict[str, Any]:
     if change is None:
         return {"ignored": str(detail.get("status") or "")}
     kind = change.saga_type
-    counted = active.apply(kind, change.execution_arn, change.status, redrive_count=change.redrive_count)
+    event_type, fields = audit_event(change, audit.now_ms())
+    record = audit.put_request(change.saga_id, event_type, **fields)  # None without AUDIT_TABLE
+    counted = active.apply(
+        kind, change.execution_arn, change.status, redrive_count=change.redrive_count, record=record
+    )
     if counted.applied:
         metric(outcome_metric(change.status, change.error), saga_type=kind)
     if counted.count is not None:
         metric("ActiveSagas", counted.count, saga_type=kind)
 
-    if audit.table_from_env():
-        event_type, fields = audit_event(change, audit.now_ms())
+    if record is not None and not counted.recorded:  # a change the counter ignored is audited too
         audit.append(change.saga_id, event_type, **fields)
     logger.info(
         "saga status", extra={"saga_id": change.saga_id, "status": change.status, "applied": counted.applied}

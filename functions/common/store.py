@@ -16,10 +16,14 @@ step that cannot write its entry cannot be fenced or compensated either). The en
 status, the fence and a count of chunks; the ids a step created go to chunk items keyed
 ``<step>#<saga_id>#<n>`` (``ledger_chunk``), at most ``CHUNK_IDS`` ids each. A chunk number is
 reserved on the entry first (an atomic counter, under the fence), then the chunk is written
-in the same transaction as the data it names, with the fence checked again on the entry. The
-chunks share the entry's leading ``<step>#``, so IAM's LeadingKeys still holds each step to
-its own; a compensation reads them by key and consistently (``#0`` to ``#chunks-1``; a number
-reserved by an attempt that then failed is simply missing). They carry ``saga_id`` and a
+in the same transaction as the data it names, with the fence checked again on the entry.
+When this process can guess the number (a step's first chunk, or the one after the chunk it
+last wrote), the reservation rides in that transaction instead, conditional on the count
+still being the guess: one call instead of two, and a wrong guess is refused whole, then
+retried the reserving way. The chunks share the entry's leading ``<step>#``, so IAM's
+LeadingKeys still holds each step to its own; a compensation reads them by key and
+consistently (``#0`` to ``#chunks-1``; a number reserved by an attempt that then failed is
+simply missing). They carry ``saga_id`` and a
 ``step`` of ``<step>#<n>`` so the index lists them too, and ``ledger`` folds them back into
 their entry as ``created_<kind>``. Saga ids never hold ``#`` (Step Functions refuses it in an
 execution name), so an entry's key cannot be mistaken for a chunk's.
@@ -108,6 +112,10 @@ CHUNK = 50
 # Ids per ledger chunk: 500 artifact keys of at most ~200 bytes stay far below an item's 400 KB.
 CHUNK_IDS = 500
 _CONFLICT_RETRIES = 5
+# Per (saga, step) this process wrote chunks for: the number it would take next, or None once
+# a guess was wrong (parallel writers: reserve instead). Bounded, oldest forgotten first.
+_NEXT_CHUNK: dict[tuple[str, str], int | None] = {}
+_NEXT_CHUNK_KEPT = 1024
 _TRANSACTION = 100  # TransactWriteItems' limit
 _BATCH_GET = 100  # BatchGetItem's limit
 
@@ -144,6 +152,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def _guess_chunk(hint: tuple[str, str]) -> int | None:
+    return _NEXT_CHUNK.get(hint, 0)
+
+
+def _remember_chunk(hint: tuple[str, str], number: int | None) -> None:
+    _NEXT_CHUNK.pop(hint, None)
+    _NEXT_CHUNK[hint] = number
+    while len(_NEXT_CHUNK) > _NEXT_CHUNK_KEPT:
+        _NEXT_CHUNK.pop(next(iter(_NEXT_CHUNK)), None)
 
 
 class SagaStore(Protocol):
@@ -192,8 +211,51 @@ class DynamoSagaStore:
         self, saga_id: str, step: str, kind: str, ids: list[str], writes: list[dict[str, Any]]
     ) -> None:
         """The ids in a new chunk, with the data they name, in one transaction under the fence."""
+        hint = (saga_id, step)
+        guess = _guess_chunk(hint)
+        if guess is not None:
+            try:
+                self._transact_through_conflicts(
+                    [
+                        self._ledger_claim(saga_id, step, guess),
+                        self._chunk(saga_id, step, kind, ids, guess),
+                        *writes,
+                    ]
+                )
+            except ClientError as error:
+                # The entry's condition: the guess was taken (another writer, an earlier
+                # attempt) or the step is fenced. Either way nothing was written.
+                if _cancellation_reasons(error)[:1] != ["ConditionalCheckFailed"]:
+                    raise
+                _remember_chunk(hint, None)  # contended: reserve from now on
+            else:
+                _remember_chunk(hint, guess + 1)
+                return
         number = self._reserve_chunk(saga_id, step)
-        chunk = {
+        self._transact(
+            [self._ledger_touch(saga_id, step), self._chunk(saga_id, step, kind, ids, number), *writes],
+            saga_id,
+            step,
+        )
+
+    def _ledger_claim(self, saga_id: str, step: str, number: int) -> dict[str, Any]:
+        """The touch that also takes chunk ``number``, provided it is the next one (``chunks``)."""
+        touch = self._ledger_touch(saga_id, step)["Update"]
+        counted = "attribute_not_exists(chunks)" if number == 0 else "chunks = :n"
+        values = {**touch["ExpressionAttributeValues"], ":next": {"N": str(number + 1)}}
+        if number:
+            values[":n"] = {"N": str(number)}
+        return {
+            "Update": {
+                **touch,
+                "UpdateExpression": touch["UpdateExpression"] + ", chunks = :next",
+                "ConditionExpression": f"({touch['ConditionExpression']}) AND {counted}",
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _chunk(self, saga_id: str, step: str, kind: str, ids: list[str], number: int) -> dict[str, Any]:
+        return {
             "Update": {
                 "TableName": self._ledger,
                 "Key": {LEDGER_KEY: {"S": ledger_chunk(step, saga_id, number)}},
@@ -208,7 +270,6 @@ class DynamoSagaStore:
                 },
             }
         }
-        self._transact([self._ledger_touch(saga_id, step), chunk, *writes], saga_id, step)
 
     def _reserve_chunk(self, saga_id: str, step: str) -> int:
         """The next chunk number of the step's entry (creating the entry), unless fenced.

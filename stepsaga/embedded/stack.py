@@ -13,6 +13,7 @@ Lambda handlers then run in-process (see ``stepsaga.embedded.patches``).
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import json
 import logging
@@ -107,10 +108,16 @@ class EmbeddedStack:
     def __enter__(self) -> EmbeddedStack:
         self.start_services()
         self.deploy()
+        # The deployed heap (moto's backends, the template, every imported module: ~400,000
+        # objects) lives as long as the stack: out of the collector's reach, a full collection
+        # during a saga takes ~15 ms instead of ~400 ms. Only when and how often cycles are
+        # collected changes; ``__exit__`` hands the heap back.
+        gc.freeze()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop_services()
+        gc.unfreeze()
 
     def start_services(self) -> None:
         for key, value in {

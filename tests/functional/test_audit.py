@@ -17,6 +17,7 @@ import pytest
 
 from functions import audit
 from functions.audit import active, saga_events
+from functions.common import aws
 from stepsaga.embedded import EmbeddedStack, events
 from stepsaga.embedded.patches import awslambda
 
@@ -217,6 +218,46 @@ def test_redelivered_and_out_of_order_status_events_count_once(audited, monkeypa
 
     record = audit.read(one, table=audited["audit"])
     assert [e["type"] for e in record] == [audit.SAGA_STARTED, audit.SAGA_FINISHED]  # once each
+
+
+def test_a_counted_status_change_is_audited_in_the_counter_s_transaction(audited, monkeypatch):
+    """One call moves the counter and records the event; a change the counter ignores (a late
+    RUNNING) or one whose event is already recorded is audited (once) all the same."""
+    monkeypatch.setenv(saga_events.PREFIX_ENV, "StepSaga-")
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:StepSaga-riding"
+    calls: list[str] = []
+    events = aws.client("dynamodb").meta.events
+    events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name), "riding-test")
+
+    def detail(name: str, status: str) -> dict[str, Any]:
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+        return {
+            "stateMachineArn": machine,
+            "executionArn": arn,
+            "name": name,
+            "status": status,
+            "startDate": 1_700_000_000_000,
+            "stopDate": 1_700_000_001_000,
+        }
+
+    one, late, known = (f"r-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    try:
+        saga_events.process(detail(one, "RUNNING"))
+        assert calls == ["TransactWriteItems", "GetItem"]  # no PutItem of its own
+        saga_events.process(detail(late, "ABORTED"))
+        saga_events.process(detail(late, "RUNNING"))  # ignored by the counter, still audited
+        change = saga_events.status_change(detail(known, "RUNNING"))
+        assert change is not None
+        event_type, fields = saga_events.audit_event(change, 0)
+        assert audit.append(known, event_type, **fields)  # recorded before the counter moved
+        assert saga_events.process(detail(known, "RUNNING"))["active"] == 2  # one and known
+    finally:
+        events.unregister("before-call.dynamodb.*", unique_id="riding-test")
+
+    table = audited["audit"]
+    assert [e["type"] for e in audit.read(one, table=table)] == [audit.SAGA_STARTED]
+    assert [e["type"] for e in audit.read(late, table=table)] == [audit.SAGA_STARTED, audit.SAGA_FINISHED]
+    assert [e["type"] for e in audit.read(known, table=table)] == [audit.SAGA_STARTED]
 
 
 def test_audit_records_are_never_overwritten(audited):

@@ -380,6 +380,36 @@ def test_an_update_with_repeated_clauses_is_refused_as_stock_moto_refuses_it(moc
     assert fast == stock and fast[0][0] == "error"
 
 
+def test_an_update_that_passed_is_checked_again_under_other_names(mocked: None) -> None:
+    """The structural checks' verdict is kept per expression tree and names: the same text
+    whose names now name one attribute twice is refused, as stock moto refuses it."""
+
+    def calls(ddb: Any, table: str) -> list[Any]:
+        def update(names: dict[str, str]) -> Any:
+            return outcome(
+                lambda: ddb.update_item(
+                    TableName=table,
+                    Key=key("a"),
+                    UpdateExpression="SET #a = :v, #b = :w ADD #c :one",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":v": {"S": "v"}, ":w": {"S": "w"}, ":one": {"N": "1"}},
+                    ReturnValues="ALL_NEW",
+                )
+            )
+
+        return [
+            update({"#a": "x", "#b": "y", "#c": "n"}),
+            update({"#a": "x", "#b": "y", "#c": "n"}),  # the verdict reused: the same answer
+            update({"#a": "x", "#b": "x", "#c": "n"}),  # one attribute set twice: refused
+            update({"#a": "y", "#b": "z", "#c": "y"}),  # set and added: refused
+            update({"#a": "y", "#b": "z", "#c": "n"}),
+        ]
+
+    fast, stock = both_ways(calls)
+    assert fast == stock
+    assert [isinstance(answer, tuple) for answer in fast] == [False, False, True, True, False]
+
+
 def test_every_adaptation_is_installed(mocked: None) -> None:
     """A shortcut that is defined but never installed would pass every other test here."""
     from botocore.auth import SigV4Auth
@@ -408,6 +438,7 @@ def test_every_adaptation_is_installed(mocked: None) -> None:
         "update expressions": (UpdateExpressionParser.make, dynamodb),
         "conditions": (ConditionExpressionParser.parse, dynamodb),
         "validator walks": (DepthFirstTraverser.traverse_node_recursively, dynamodb),
+        "validator verdicts": (validators.UpdateExpressionValidator.get_ast_processors, dynamodb),
         "validator copies": (validators.deepcopy, dynamodb),
         "query copies": (table.copy.deepcopy, dynamodb),
         "item sizes": (Item.__init__, dynamodb),

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from functions.agents.ledger import created
+from functions.common import store as store_module
 from functions.common.errors import SagaFenced
 from functions.common.store import LEDGER_KEY, DynamoSagaStore, ledger_entry, merged_ledger
 
@@ -89,6 +90,7 @@ def test_a_chunk_whose_transaction_failed_is_skipped(stack: Any, monkeypatch: An
     """A chunk number reserved by an attempt that then failed leaves a gap, not an error."""
     store = DynamoSagaStore(stack.settings())
     saga_id = f"store-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setattr(store_module, "_guess_chunk", lambda hint: None)  # reserve every number
     store.record(saga_id, "Generation", "tests", [{"test_id": "t-1"}])
     real = store._transact_through_conflicts
 
@@ -136,6 +138,7 @@ def test_a_chunk_number_handed_out_twice_loses_no_id(stack: Any, monkeypatch: An
     concurrent increment, giving two parallel Map items one number (6 of 3,000 runs lost)."""
     store = DynamoSagaStore(stack.settings())
     saga_id = f"store-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setattr(store_module, "_guess_chunk", lambda hint: None)
     monkeypatch.setattr(store, "_reserve_chunk", lambda saga_id, step: 0)
     store.record_artifacts(saga_id, "Execution", ["runs/s/t-1.json"])
     store.record(saga_id, "Execution", "runs", [{"test_id": "t-1"}])
@@ -150,3 +153,30 @@ def test_a_chunk_number_handed_out_twice_loses_no_id(stack: Any, monkeypatch: An
 
     entry = store.begin_compensation(saga_id, "Execution")
     assert (created(entry, "runs"), created(entry, "artifacts")) == (["t-1", "t-2"], ["runs/s/t-1.json"])
+
+
+def test_a_guessed_chunk_number_taken_by_another_writer_is_reserved_instead(stack: Any) -> None:
+    """A step's chunk number is guessed and taken in its data's transaction (one call); when
+    another writer took it first, the transaction is refused whole and the number reserved."""
+    store, other = DynamoSagaStore(stack.settings()), DynamoSagaStore(stack.settings())
+    saga_id = f"store-{uuid.uuid4().hex[:10]}"
+    calls: list[str] = []
+    events = store._ddb.meta.events
+    events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name), "guess-test")
+    try:
+        store.record(saga_id, "Generation", "tests", [{"test_id": "t-1"}])
+        assert calls == ["TransactWriteItems"]  # chunk 0 taken with the data, no reservation
+        store_module._NEXT_CHUNK.pop((saga_id, "Generation"))  # as another process would see it
+        calls.clear()
+        other.record(saga_id, "Generation", "tests", [{"test_id": "t-2"}])  # guesses 0: taken
+        assert calls == ["TransactWriteItems", "UpdateItem", "TransactWriteItems"]
+    finally:
+        events.unregister("before-call.dynamodb.*", unique_id="guess-test")
+
+    entry = store.begin_compensation(saga_id, "Generation")
+    assert entry["chunks"] == 2
+    assert created(entry, "tests") == ["t-1", "t-2"]
+    assert sorted(i["test_id"] for i in store.items("tests", saga_id)) == ["t-1", "t-2"]
+    with pytest.raises(SagaFenced):  # a guess on a fenced entry ends fenced, not written
+        store.record(saga_id, "Generation", "tests", [{"test_id": "late"}])
+    assert store.get("tests", saga_id, "late") is None

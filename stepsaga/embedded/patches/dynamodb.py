@@ -252,22 +252,27 @@ def install_update_validation_walks() -> None:
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
 
     # The same walk as moto's, with the node types a processor handles looked up once per
-    # processor (each processor's table is fixed by its class) instead of at every node.
+    # processor (each processor's table is fixed by its class) instead of at every node, and
+    # each isinstance answered once per (processor class, node class): Node is an ABC, whose
+    # isinstance costs a metaclass call, and nothing registers virtual subclasses of it.
     stock = DepthFirstTraverser.traverse_node_recursively
+    kinds: dict[tuple[type, type], tuple[bool, bool]] = {}
 
     def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
         if not SPEED.enabled:
             return stock(self, node, child_id)
-        types = self.__dict__.get("_stepsaga_types")
-        if types is None:
-            types = self.__dict__["_stepsaga_types"] = self.nodes_to_be_processed()
-        if isinstance(node, Node):
+        pair = (type(self), type(node))
+        kind = kinds.get(pair)
+        if kind is None:
+            types = self.nodes_to_be_processed()
+            kind = kinds[pair] = (isinstance(node, Node), isinstance(node, types))
+        if kind[0]:
             parent_node = node.parent
             if node.children is not None:
                 for i, child_node in enumerate(node.children):
                     self.pre_processing_of_child(node, i)
                     self.traverse_node_recursively(child_node, i)
-            if isinstance(node, types):
+            if kind[1]:
                 node = self.process(node)
                 node.parent = parent_node
                 if parent_node:
@@ -275,6 +280,55 @@ def install_update_validation_walks() -> None:
         return node
 
     replace(DepthFirstTraverser, "traverse_node_recursively", traverse_node_recursively)
+
+    # ActionCountValidator and OverlappingPathsValidator read the expression's tree and names
+    # alone (never the item or the values) and change nothing: an expression tree
+    # (``UpdateExpressionParser.make`` keeps one per text) that passed them with these names
+    # passes again. Each validated tree remembers the names it passed with.
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateExpressionValidator,
+    )
+
+    stock_init = UpdateExpressionValidator.__init__
+    stock_processors = UpdateExpressionValidator.get_ast_processors
+    stock_validate = UpdateExpressionValidator.validate
+    structural = (ActionCountValidator, OverlappingPathsValidator)
+
+    def passed_key(self: Any) -> str | None:
+        try:
+            return json.dumps(self.expression_attribute_names, sort_keys=True)
+        except (TypeError, ValueError):
+            return None
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        self._stepsaga_tree = expression
+        stock_init(self, expression, *args, **kwargs)
+
+    def get_ast_processors(self: Any) -> list[Any]:
+        processors = stock_processors(self)
+        tree = self.__dict__.get("_stepsaga_tree")
+        if (
+            SPEED.enabled
+            and tree is not None
+            and passed_key(self) in tree.__dict__.get("_stepsaga_passed", ())
+        ):
+            return [p for p in processors if not isinstance(p, structural)]
+        return processors
+
+    def validate(self: Any) -> Any:
+        result = stock_validate(self)
+        tree, key = self.__dict__.get("_stepsaga_tree"), passed_key(self)
+        if SPEED.enabled and tree is not None and key is not None:
+            passed = tree.__dict__.setdefault("_stepsaga_passed", set())
+            if len(passed) < 64:
+                passed.add(key)
+        return result
+
+    replace(UpdateExpressionValidator, "__init__", init)
+    replace(UpdateExpressionValidator, "get_ast_processors", get_ast_processors)
+    replace(UpdateExpressionValidator, "validate", validate)
 
     def deepcopy(value: Any, memo: Any = None) -> Any:
         if SPEED.enabled and isinstance(value, Node):
@@ -401,6 +455,33 @@ PATCHED = {
         "d7f01d9b45cf9f64ac84751ec4c8cab3114e7c179350eb1b81ffe5f0a114aa78",
         "install_update_validation_walks",
         "the walk is copied: port any change to it",
+    ),
+    "moto.dynamodb.parsing.validators.Validator.__init__": Pinned(
+        "9489b532dd0fb359e273711c1a67971f1b73af47ddbaa91868e9cc42a26ddbb3",
+        "install_update_validation_walks",
+        "that it still takes the tree first and asks get_ast_processors before it copies the tree",
+    ),
+    "moto.dynamodb.parsing.validators.Validator.validate": Pinned(
+        "5a99f0d36c7b7b8ebfa3e745203515f57a9b99109cfca55a039153a8f6b081c6",
+        "install_update_validation_walks",
+        "that it runs every processor and raises on the first refusal",
+    ),
+    "moto.dynamodb.parsing.validators.UpdateExpressionValidator.get_ast_processors": Pinned(
+        "918400bbecd67e8321619b3141e6a276e91a5112c8e8b602fbbc748d83329af6",
+        "install_update_validation_walks",
+        "which processors depend on the item, the values or the table (those always run)",
+    ),
+    "moto.dynamodb.parsing.validators.ActionCountValidator.verify_action_counts": Pinned(
+        "8cd8c9a3ae3a414abe39794eb3b5097b64b580b9dee258da242d2c03cf91c293",
+        "install_update_validation_walks",
+        "that it reads the tree alone and changes nothing (its verdict is remembered per tree)",
+        replaced=False,
+    ),
+    "moto.dynamodb.parsing.validators.OverlappingPathsValidator.check_for_overlapping_paths": Pinned(
+        "2488117d3c3a1f22b817ce11bb446912002fcda1dfbb6956234f91619ede5692",
+        "install_update_validation_walks",
+        "that it reads the tree and the names alone and changes nothing (its verdict is remembered)",
+        replaced=False,
     ),
     "moto.dynamodb.models.dynamo_type.Item.__init__": Pinned(
         "d9c12b62cb921831aab9b2eb22ac24fbd600689064a0219ae3ffbe057ae4be74",
