@@ -1,8 +1,13 @@
-"""How far one parallel saga goes inline: N tests in one execution, its wall time and events.
+"""How time per test grows with a saga's size: N tests in one execution, on each machine.
 
-    python -m bench.scale [--tests 1000]
+    python -m bench.scale [--tests 100 300 1000 3000] [--machines test-generation ...] [--rounds 1]
 
-Standard workflows fail past 25,000 history events; an inline Map spends ~7 events per item.
+Each round runs every size on every machine, sizes interleaved (small and large alternate on
+one embedded stack, so a drift of the machine's speed touches every size alike). The table
+gives each run's wall time and milliseconds per test, of wall time and of this process's CPU
+time (everything runs in-process: the CPU figure holds up on a machine shared with other work),
+and history events per test: Standard workflows fail past 25,000 history events, and an
+inline Map spends ~7 events per item.
 """
 
 from __future__ import annotations
@@ -11,41 +16,40 @@ import argparse
 import time
 import warnings
 
-from functions.common.names import PARALLEL_TEST_GENERATION
+from functions.common.names import PARALLEL_TEST_GENERATION, TEST_GENERATION
 from stepsaga.cli.demo_site import DemoSite
 from stepsaga.embedded import EmbeddedStack
+from tests.statemachine.sized_requests import request_of
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--tests", type=int, default=1000)
+    parser.add_argument("--tests", type=int, nargs="+", default=[100, 300, 1000, 3000])
+    parser.add_argument("--machines", nargs="+", default=[TEST_GENERATION, PARALLEL_TEST_GENERATION])
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
+    print(
+        "| machine | tests | status | wall time (s) | ms per test | CPU ms per test "
+        "| history events | events per test |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with DemoSite() as site, EmbeddedStack() as stack:
-        request = {"project": "scale", "target_url": site.url, "user_stories": ["See /"]}
-        # A request carries at most 50 stories of 500 characters: each story expects 24 texts,
-        # so it yields 25 tests (one page check + one per text).
-        per_story = 24
-        stories = [
-            "Open / and see " + " ".join(f"'Welcome {i}.{j}'" for j in range(per_story))
-            for i in range((args.tests + per_story) // (per_story + 1))
-        ]
-        request["user_stories"] = stories
-        started = time.perf_counter()
-        described = stack.wait(stack.start(request, machine=PARALLEL_TEST_GENERATION), timeout=1800)
-        elapsed = time.perf_counter() - started
-        events = stack.history(described["executionArn"])
-        tests = len(stack.items("tests", described["name"]))
-        per_item = (len(events) - 60) / tests if tests else 0
-        print(
-            "| tests | status | wall time (s) | history events | events per test "
-            "| inline limit (25,000 events) |"
-        )
-        print("|---|---|---|---|---|---|")
-        print(
-            f"| {tests} | {described['status']} | {elapsed:.1f} | {len(events)} | {per_item:.1f} "
-            f"| ~{int(25000 / per_item) if per_item else 0} tests |"
-        )
+        for _ in range(args.rounds):
+            for size in args.tests:
+                for machine in args.machines:
+                    started, cpu = time.perf_counter(), time.process_time()
+                    arn = stack.start(request_of(site.url, size), machine=machine)
+                    described = stack.wait(arn, timeout=1800)
+                    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+                    events = len(stack.history(arn))
+                    tests = max(len(stack.items("tests", described["name"])), 1)
+                    print(
+                        f"| {machine} | {tests} | {described['status']} | {elapsed:.1f} "
+                        f"| {1000 * elapsed / tests:.1f} | {1000 * cpu / tests:.1f} "
+                        f"| {events} | {events / tests:.1f} |",
+                        flush=True,
+                    )
     return 0
 
 

@@ -282,7 +282,10 @@ def _map_states(saga: Saga, index: int) -> dict[str, dict[str, Any]]:
         "Comment": step.description or f"{step.name}: every item, concurrently",
         "ItemsPath": each.items_path,
         "MaxConcurrency": each.max_concurrency,
-        "ItemSelector": {"saga.$": "$", "item.$": "$$.Map.Item.Value"},
+        # Each item gets the execution's input (request and faults, all an item's handler reads),
+        # not the Map's whole state: that holds every item's id and every earlier result, so
+        # passing it to each of n items would cost O(n^2) bytes copied, logged and parsed.
+        "ItemSelector": {"saga.$": "$$.Execution.Input", "item.$": "$$.Map.Item.Value"},
         "ItemProcessor": {
             **processor,
             "StartAt": each.item_state,

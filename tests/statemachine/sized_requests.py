@@ -24,9 +24,15 @@ def story(expected: int) -> str:
     return text
 
 
-def largest_request(url: str, extra: int = 0) -> dict[str, Any]:
-    """The most tests a request may yield (plus ``extra``): ``MAX_STORIES`` stories alike."""
-    per_story, rest = divmod(MAX_TESTS + extra, MAX_STORIES)
+def request_of(url: str, tests: int) -> dict[str, Any]:
+    """A request that yields ``tests`` tests (at least ``MAX_STORIES``): ``MAX_STORIES`` stories alike."""
+    per_story, rest = divmod(tests, MAX_STORIES)
+    assert per_story >= 1, f"{tests} tests: at least one per story ({MAX_STORIES})"
     stories = [story(per_story - 1 + (n < rest)) for n in range(MAX_STORIES)]
-    assert yielded_tests(stories) == MAX_TESTS + extra
+    assert yielded_tests(stories) == tests
     return {"project": "acme-web", "target_url": url, "user_stories": stories}
+
+
+def largest_request(url: str, extra: int = 0) -> dict[str, Any]:
+    """The most tests a request may yield (plus ``extra``)."""
+    return request_of(url, MAX_TESTS + extra)

@@ -93,6 +93,24 @@ def test_parallel_items_are_retried_on_their_own(stack, fifty, saga_name):
     assert len(stack.items("runs", saga_name)) == 5
 
 
+def test_each_parallel_item_is_given_the_execution_input_not_the_whole_state(stack, fifty, saga_name):
+    # The Map's state holds every item's id and every earlier result: handed to each of n items,
+    # a saga would copy, log and parse O(n^2) bytes (issue 16). The request and faults suffice.
+    fifty["user_stories"] = fifty["user_stories"][:5]
+    faults = {"Observation": {"mode": "transient", "times": 1}}
+    described = stack.wait(stack.start(fifty, faults, name=saga_name, machine=PARALLEL))
+
+    assert described["status"] == "SUCCEEDED"
+    payloads = [
+        json.loads(e["lambdaFunctionScheduledEventDetails"]["input"])
+        for e in stack.history(described["executionArn"])
+        if e["type"] == "LambdaFunctionScheduled"
+    ]
+    items = [p for p in payloads if p["context"]["state"] == "ExecuteTest"]
+    assert len(items) == 5
+    assert all(p["saga"] == {"request": fifty, "faults": faults} for p in items)
+
+
 def test_one_failing_project_compensates_the_others_and_rolls_back_the_parent(stack, site, saga_name):
     def project(name: str, stories: list[str]) -> dict:
         return {"request": {"project": name, "target_url": site.url, "user_stories": stories}}

@@ -73,6 +73,26 @@ def test_lenient_parse_ignores_what_later_states_add() -> None:
     assert parse_input(saga).request.project == "demo"
 
 
+def test_a_document_seen_before_is_not_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each of a parallel saga's items brings the same request; its validation reads every story.
+    import functions.common.models as models
+
+    counted: list[int] = []
+    monkeypatch.setattr(models, "yielded_tests", lambda stories: counted.append(1) or len(stories))
+    saga = {"request": _request(project="cached-once"), "faults": {"Execution": {"mode": "permanent"}}}
+    first = parse_input(saga)
+    assert parse_input({**saga, "results": {"Generation": {"tests": 1}}}) is first
+    assert len(counted) == 1
+    assert parse_input({**saga, "faults": {}}).faults == {}  # another document: validated anew
+    assert len(counted) == 2
+
+
+def test_an_invalid_document_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(InvalidRequest, match=r"^request\.target_url: "):
+            parse_input({"request": _request(target_url="not a url")})
+
+
 def test_strict_parse_rejects_unknown_top_level_fields() -> None:
     with pytest.raises(InvalidRequest, match=r"^surprise: Extra inputs are not permitted$"):
         parse_input({"request": _request(), "surprise": True}, strict=True)
