@@ -570,6 +570,19 @@ def cmd_history(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+BRIEF = 100  # characters of one audit value on a line; --json has them whole
+
+
+def brief(value: Any) -> str:
+    """One audit value on one line: a cause with a stack trace keeps its first line, cut short."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    lines = text.strip().splitlines() or [""]
+    first = lines[0]
+    if len(first) > BRIEF:
+        return first[: BRIEF - 1] + "…"
+    return first + (" …" if len(lines) > 1 else "")
+
+
 def cmd_audit(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     _, page = client.call("GET", saga_path(args.saga_id, "audit"))
     if args.json:
@@ -577,7 +590,7 @@ def cmd_audit(client: Client, args: argparse.Namespace, out: TextIO) -> int:
         return 0
     for event in page["events"]:
         details = {k: v for k, v in event.items() if k not in ("id", "type", "at")}
-        detail = ", ".join(f"{k}={v}" for k, v in details.items())
+        detail = ", ".join(f"{k}={brief(v)}" for k, v in details.items())
         print(f"{local_time(event.get('at', event['id']))}  {event['type']:<20} {detail}", file=out)
     return 0
 

@@ -378,3 +378,10 @@ def test_resume_waits_for_the_rollback_and_status_shows_it() -> None:
         saga.render_end({**shown, "results": None})[-1]
         == f"rollback:       FAILED (CompensationFailed) {arn}"
     )
+
+
+def test_an_audit_value_is_one_short_line_and_json_keeps_it_whole() -> None:
+    trace = "AgentPermanentError: boom\nTraceback (most recent call last):\n  File x, line 1"
+    assert saga.brief(trace) == "AgentPermanentError: boom …"
+    assert saga.brief("x" * 300) == "x" * 99 + "…"
+    assert saga.brief({"a": 1}) == '{"a": 1}' and saga.brief(3) == "3"
