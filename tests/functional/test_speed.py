@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from stepsaga.embedded import patches
 from stepsaga.embedded.patches import botocore as botocore_patches
-from stepsaga.embedded.patches import dynamodb, moto_core, speed, stepfunctions
+from stepsaga.embedded.patches import dynamodb, moto_core, speed, stepfunctions, stepfunctions_api
 from stepsaga.embedded.patches.botocore import FIXED_SIGNATURE
 from stepsaga.embedded.patches.speed import SPEED
 
@@ -410,6 +410,35 @@ def test_an_update_that_passed_is_checked_again_under_other_names(mocked: None) 
     assert [isinstance(answer, tuple) for answer in fast] == [False, False, True, True, False]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"events": [{"id": 1}]}',
+        "<R><RequestId>old</RequestId></R>",  # the one moto rewrites
+        '{"text": "<RequestId>x</RequestId>"}',  # the tag in JSON text: still rewritten, as stock
+        b"<RequestId>old</RequestId>",  # bytes: the regex fails, stock ignores it
+        "",
+    ],
+)
+def test_an_answer_is_enriched_as_stock_moto_enriches_it(mocked: None, body: Any) -> None:
+    from moto.core.responses import BaseResponse
+
+    def enriched(enabled: bool) -> tuple[dict[str, str], Any]:
+        SPEED.enabled = enabled
+        try:
+            headers, answer = BaseResponse._enrich_response({"status": 200}, body)  # type: ignore[dict-item]
+        finally:
+            SPEED.enabled = SPEED.default
+        request_id = headers.pop("x-amzn-requestid")  # drawn afresh on every call
+        return headers, answer.replace(request_id, "<id>") if isinstance(answer, str) else answer
+
+    fast, stock = enriched(True), enriched(False)
+    assert fast == stock
+    assert fast[0] == {"status": "200"}
+    rewritten = isinstance(fast[1], str) and "<id>" in fast[1]
+    assert rewritten == (isinstance(body, str) and "<RequestId>" in body)
+
+
 def test_every_adaptation_is_installed(mocked: None) -> None:
     """A shortcut that is defined but never installed would pass every other test here."""
     from botocore.auth import SigV4Auth
@@ -426,6 +455,7 @@ def test_every_adaptation_is_installed(mocked: None) -> None:
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.responses import StepFunctionResponse
 
     targets = {
         "program parse": (ExecutionWorker._get_evaluation_entrypoint, stepfunctions),
@@ -434,6 +464,7 @@ def test_every_adaptation_is_installed(mocked: None) -> None:
         "wire JSON": (responses.ActionResult.execute_result, dynamodb),
         "method names": (responses.method_names_from_class, moto_core),
         "request ids": (responses.gen_amzn_requestid_long, moto_core),
+        "JSON answers unscanned": (responses.BaseResponse._enrich_response, moto_core),
         "signatures": (SigV4Auth.add_auth, botocore_patches),
         "update expressions": (UpdateExpressionParser.make, dynamodb),
         "conditions": (ConditionExpressionParser.parse, dynamodb),
@@ -445,6 +476,7 @@ def test_every_adaptation_is_installed(mocked: None) -> None:
         "routes": (BotocoreStubber.process_request, moto_core),
         "environ": (Request.from_primitives, moto_core),
         "retries": (RetryPolicy.should_retry, botocore_patches),
+        "history JSON": (StepFunctionResponse.get_execution_history, stepfunctions_api),  # its HistoryResult
     }
     elsewhere = {
         name: fn.__module__ for name, (fn, module) in targets.items() if fn.__module__ != module.__name__

@@ -73,6 +73,7 @@ def _install_speedups() -> None:
         dynamodb.install_wire_json()
         moto_core.install_method_names_once()
         moto_core.install_cheap_request_ids()
+        moto_core.install_json_answers_unscanned()
         botocore.install_fixed_signatures()
         dynamodb.install_expressions_once()
         dynamodb.install_update_validation_walks()

@@ -438,8 +438,8 @@ PATCHED = {
     ),
     "moto.core.responses.ActionResult.execute_result": Pinned(
         "6333faa349b58671258985778d2aaf02d31e0617aae380442e4c683c36ab248d",
-        "install_wire_json",
-        "the answer's status, headers and body for a DynamoDB result",
+        "install_wire_json, install_api",
+        "the answer's status, headers and body for a DynamoDB result, and for a history (history_json)",
     ),
     "moto.dynamodb.parsing.expressions.UpdateExpressionParser.make": Pinned(
         "2c00ed96d6e191f243b449166e75bfb38f307b2e19405bc0981847061e0dbee3",

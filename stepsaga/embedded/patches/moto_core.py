@@ -54,6 +54,27 @@ def install_cheap_request_ids() -> None:
     replace(responses, "gen_amzn_requestid_long", gen_amzn_requestid_long)
 
 
+def install_json_answers_unscanned() -> None:
+    """moto writes the request id into every answer's XML ``<RequestId>`` with a regex run over
+    the whole body, JSON included: ~0.17 s for a 7,000-event history's 10 MB. Without that tag
+    the regex cannot match, so a body without it is returned as it is, unscanned."""
+    if not once("json-answers-unscanned"):
+        return
+    from moto.core import responses
+
+    stock = responses.BaseResponse._enrich_response
+
+    def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if not (SPEED.enabled and isinstance(body, str)) or "<RequestId>" in body:
+            return stock(headers, body)
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        responses.gen_amzn_requestid_long(headers)  # looked up now: install_cheap_request_ids' one
+        return headers, body
+
+    replace(responses.BaseResponse, "_enrich_response", staticmethod(_enrich_response))
+
+
 def install_json_requests_without_environ_builder() -> None:
     if not once("json-requests-without-environ-builder"):
         return
@@ -215,6 +236,11 @@ PATCHED = {
         "install_json_requests_without_environ_builder",
         "the environ keys it writes: the patch writes them itself",
         replaced=False,
+    ),
+    "moto.core.responses.BaseResponse._enrich_response": Pinned(
+        "86cd4a4051dd20e836fcc671792a66d3715be4c4f963705b2ae5f400bf0259d7",
+        "install_json_answers_unscanned",
+        "that it still only rewrites <RequestId> in the body and adds the request id and status",
     ),
     "moto.core.botocore_stubber.BotocoreStubber.process_request": Pinned(
         "f79a1a778c7e755f0c7f234cdab9e36312ed2b16d7051baf06b04872f79dd5b2",

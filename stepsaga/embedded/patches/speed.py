@@ -40,6 +40,12 @@ environ with werkzeug's builder
 ask every retry checker about a 2xx  no: only a CRC32 mismatch could want a retry, and       botocore
                                      moto computes that header (a success on the last
                                      allowed attempt no longer says ``MaxAttemptsReached``)
+serialise a history (GetExecution-   write its JSON directly: moto's member lookups worked   stepfunctions_api
+History) member by member through    out once per shape, an event's time parsed by a regex;
+six alias rules, dateutil for every  anything unusual is left to moto (``history_json``)
+timestamp (~85 % of a large one)
+scan every answer with a regex for   only an answer that has the tag (XML); a JSON body is    moto_core
+XML's ``<RequestId>``, JSON too      returned as it is (the regex could not match in it)
 ===================================  ======================================================  =============
 
 The signature and retry shortcuts apply only while moto answers in this process
