@@ -41,6 +41,7 @@ from functions.api.models import (
     SetPriority,
     StartSaga,
     error_responses,
+    reserved_key,
 )
 from functions.api.settings import ApiSettings
 from functions.common import aws
@@ -232,12 +233,13 @@ def start_saga(
         Header(
             alias="Idempotency-Key",
             pattern=IDEMPOTENCY_KEY,
-            description="client-chosen key, [A-Za-z0-9_-]{1,64}: it becomes the saga id",
+            description="client-chosen key, [A-Za-z0-9_-]{1,64}, not ending in -p<number> (a parent's "
+            "child saga id): it becomes the saga id",
         ),
     ],
 ) -> Any:
     settings = _settings()
-    problem = body.problem()
+    problem = body.problem() or reserved_key(idempotency_key)
     if problem is not None:
         raise ApiError(422, "ValidationError", problem)
     if body.faults and not settings.data.allow_fault_injection:

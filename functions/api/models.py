@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Literal
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.models import MAX_PROJECTS, Fault, Project, SagaRequest, StateName, Text
-from functions.common.names import API_MACHINES, PARENT_MACHINES, TEST_GENERATION
+from functions.common.names import API_MACHINES, CHILD_SAGA_ID, PARENT_MACHINES, TEST_GENERATION
 
 MACHINES: tuple[str, ...] = API_MACHINES
 if TYPE_CHECKING:
@@ -18,6 +19,21 @@ else:  # pydantic validates (and OpenAPI lists) exactly the names of the machine
 ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 Priority = Literal["low", "normal", "high"]
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{1,64}$"
+# ...and not the shape of a parent's child saga id (``<parent>-p<index>``, CHILD_SAGA_ID): those
+# ids are the parents' to start.
+CHILD_ID_SUFFIX = re.compile(re.escape(CHILD_SAGA_ID.format("", "")) + r"[0-9]+$")
+
+
+def reserved_key(key: str) -> str | None:
+    """Why ``key`` may not name a client's saga, None if it may."""
+    if CHILD_ID_SUFFIX.search(key):
+        return (
+            "header Idempotency-Key: must not end in -p<number>: "
+            "that is a multi-project parent's child saga id"
+        )
+    return None
+
+
 SAGA_ID = r"^[A-Za-z0-9_-]{1,80}$"
 
 

@@ -20,7 +20,13 @@ PARENT_MACHINES = (MULTI_PROJECT,)
 # Everything the HTTP API starts, lists and reads.
 API_MACHINES = SAGA_MACHINES + PARENT_MACHINES
 # A parent's child saga id (``States.Format`` and ``str.format`` alike): ``<parent>-p<index>``.
+# No Idempotency-Key may end like one (functions/api/models.py), so no client can start a saga
+# under a child's id (it would share the child's ledger). Not a ``.`` a key cannot hold: AWS
+# asks for execution names of [0-9A-Za-z_-] only for CloudWatch logging to work.
 CHILD_SAGA_ID = "{}-p{}"
+
+# The error (and Fail state) a saga ends with when a compensation kept failing.
+COMPENSATION_FAILED = "CompensationFailed"
 
 # -- metrics and events ---------------------------------------------------------------------
 METRIC_NAMESPACE = "StepSaga"

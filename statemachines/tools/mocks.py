@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.common.names import CHILD_SAGA_ID
 from statemachines.parent import SFN_TRANSIENT, ParentSaga, compile_parent, compile_rollback, rollback_name
 from statemachines.saga import PERMANENT_ERROR, PLACEHOLDER, Saga, compile_saga
 from statemachines.tools.cost import TRANSIENT_ERROR, attempts_to_exhaust, scenarios, simulate
@@ -307,7 +308,9 @@ def parent_plan(parent: ParentSaga) -> MockPlan:
 
     def rollback(index: int, *errors: str) -> Item:
         undo = {"CompensateProjectSaga": errors} if errors else {}
-        return Item({"name": f"mocked-p{index}", "request": {"project": f"p{index}"}}, undo)
+        return Item(
+            {"name": CHILD_SAGA_ID.format("mocked", index), "request": {"project": f"p{index}"}}, undo
+        )
 
     def summary(failed: int) -> dict[str, Any]:
         return {"SummariseProjects": {"failed_count": failed, "to_compensate": []}}

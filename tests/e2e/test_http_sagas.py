@@ -200,6 +200,7 @@ def test_bad_list_parameters_are_refused(target: Target) -> None:
 # -- a parent saga (multi-project): one child saga per project ------------------------------
 PARENT = "multi-project"
 CHILD = "test-generation"
+PARALLEL = "parallel-test-generation"
 
 
 def _project(target: Target, name: str, target_url: str | None = None) -> dict[str, Any]:
@@ -255,6 +256,29 @@ def test_a_parent_saga_runs_one_child_saga_per_project(target: Target) -> None:
     assert {s["machine"] for s in listed["sagas"]} == {PARENT}
     code, answer = target.request("POST", f"/sagas/{key}/priority", {"priority": "high"})
     assert code == 409 and answer["error"] == "SagaNotSteerable", answer
+
+
+def test_no_client_key_can_take_a_child_saga_id(target: Target) -> None:
+    # A key spelling a child's id (``<key>-p0``) let a client start a second saga under it on
+    # another machine: same saga id, so the same ledger and data rows, and an ambiguous GET.
+    key = target.key()
+    body = {"machine": PARENT, "projects": [_project(target, "alpha"), _project(target, "beta")]}
+    code, started = target.request("POST", "/sagas", body, headers={"Idempotency-Key": key})
+    assert code == 201, started
+    done = target.wait(key, lambda s: s["status"] != "RUNNING")
+    assert done["status"] == "SUCCEEDED", done
+    children = [c["saga_id"] for c in done["children"]]
+    assert children == [f"{key}-p0", f"{key}-p1"], children
+
+    parallel = {"machine": PARALLEL, "request": target.request_doc()}
+    for taken in (*children, f"{target.key()}-p7"):  # a child's id, or any id shaped like one
+        code, refused = target.request("POST", "/sagas", parallel, headers={"Idempotency-Key": taken})
+        assert code in (400, 422) and _is_error(refused), refused
+        assert "Idempotency-Key" in refused["message"] and "-p<number>" in refused["message"], refused
+    for child in children:  # each child id names its child alone, its work intact
+        status = target.status(child)
+        assert (status["machine"], status["status"]) == (CHILD, "SUCCEEDED"), status
+        assert status["completed_steps"] == FORWARD, status
 
 
 def _refusing_url(target: Target) -> str:
@@ -416,3 +440,11 @@ def test_only_a_saga_that_ended_unsuccessfully_is_resumed(target: Target) -> Non
     assert code == 409 and answer["error"] == "SagaNotResumable", answer
     assert "nothing to undo" in answer["message"], answer
     assert target.status(succeeded)["rollback"] is None  # the refusal started nothing
+
+    # Cancelled at its gate, it rolled itself back: FAILED, but nothing is left to resume.
+    cancelled = target.wait(waiting, lambda s: s["status"] != "RUNNING")
+    assert cancelled["status"] == "FAILED", cancelled
+    code, answer = target.request("POST", f"/sagas/{waiting}/resume", {})
+    assert code == 409 and answer["error"] == "SagaNotResumable", answer
+    assert "nothing to resume" in answer["message"], answer
+    assert target.status(waiting)["rollback"] is None

@@ -392,6 +392,8 @@ def test_a_signal_with_a_lone_surrogate_is_refused_and_writes_nothing(api: Api) 
 BAD_KEYS = [
     ("missing Idempotency-Key", None, "header Idempotency-Key: Field required"),
     ("Idempotency-Key with a space", "has space", "header Idempotency-Key: String should match"),
+    # A parent's child saga ids (CHILD_SAGA_ID, ``<parent>-p<index>``) are no client's to take.
+    ("Idempotency-Key shaped like a child saga id", "x-p0", "Idempotency-Key: must not end in -p<number>"),
     ("Idempotency-Key too long", "k" * 65, "header Idempotency-Key"),
     ("empty Idempotency-Key", "", "header Idempotency-Key"),
 ]
