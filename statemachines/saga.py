@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.common.names import COMPENSATION_FAILED
+
 # Error names shared by the compiler and the handlers (the exception class names).
 INVALID_REQUEST = "InvalidRequest"
 PERMANENT_ERROR = "AgentPermanentError"
@@ -34,7 +36,6 @@ LAMBDA_SERVICE_ERRORS = (
 SUCCEEDED = "SagaSucceeded"
 ROLLED_BACK = "RolledBack"
 INPUT_REJECTED = "InputRejected"
-COMPENSATION_FAILED = "CompensationFailed"
 REPORT_COMPENSATION_FAILURE = "ReportCompensationFailure"
 
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")

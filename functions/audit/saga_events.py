@@ -29,11 +29,12 @@ from typing import Any
 
 from functions import audit
 from functions.audit import active
+from functions.common.names import COMPENSATION_FAILED
 from functions.common.names import ENV_STATE_MACHINE_PREFIX as PREFIX_ENV  # "<stack name>-"
 from functions.common.observability import logger, metric
 
 ROLLED_BACK_ERROR = "SagaRolledBack"
-COMPENSATION_FAILED_ERROR = "CompensationFailed"
+COMPENSATION_FAILED_ERROR = COMPENSATION_FAILED
 
 
 @dataclass(frozen=True)

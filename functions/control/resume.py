@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.common import arns, aws
+from functions.common.names import COMPENSATION_FAILED
 from functions.control.signals import SignalError
 
 # RUNNING is still compensating; SUCCEEDED has nothing to undo.
@@ -42,9 +43,12 @@ def _iso(moment: Any) -> str | None:
     return moment.isoformat() if isinstance(moment, datetime) else None if moment is None else str(moment)
 
 
-def rollback_document(saga_input: str | None) -> dict[str, Any]:
-    """The input a rollback starts with: the saga's own, without its injected faults."""
+def rollback_document(saga_input: str | None) -> dict[str, Any] | None:
+    """The input a rollback starts with: the saga's own, without its injected faults (None when
+    the saga's input is not a JSON object: no saga's)."""
     document = json.loads(saga_input or "{}")
+    if not isinstance(document, dict):
+        return None
     return {key: value for key, value in document.items() if key not in ("faults", STARTED_BY)}
 
 
@@ -79,24 +83,25 @@ class SagaResume:
 
     def resume(self, saga_id: str, described: dict[str, Any]) -> dict[str, Any]:
         """Start the rollback of the saga ``described`` (DescribeExecution), or answer the one
-        a resume already started. Raises ``SagaNotResumable`` or ``RollbackFailed``."""
-        status = described["status"]
+        already started (by a resume, or by the saga's parent). Raises ``SagaNotResumable`` or
+        ``RollbackFailed``."""
         if not self.rollback_machine_arn:
             raise SagaNotResumable(
                 f"machine {self.machine!r} has no rollback machine: nothing of its own to compensate"
             )
-        if status not in RESUMABLE:
-            why = "it is still running (a rollback in progress finishes by itself)"
-            if status == "SUCCEEDED":
-                why = "it succeeded: there is nothing to undo"
-            raise SagaNotResumable(f"saga {saga_id!r} is {status}: {why}")
+        # First the rollback: a parent may have run one for its succeeded child, and its outcome
+        # is the answer whatever the saga's own status.
         found = self.rollback(saga_id)
         if found is None:
+            refusal = _refusal(saga_id, described)
+            if refusal:
+                raise SagaNotResumable(refusal)
+            document = rollback_document(described.get("input"))
+            if document is None:
+                raise SagaNotResumable(f"saga {saga_id!r}: its input is not a JSON object, no saga's")
             try:
                 self._sfn.start_execution(
-                    stateMachineArn=self.rollback_machine_arn,
-                    name=saga_id,
-                    input=json.dumps(rollback_document(described.get("input"))),
+                    stateMachineArn=self.rollback_machine_arn, name=saga_id, input=json.dumps(document)
                 )
             except ClientError as error:
                 # Another resume started it between the look and the start: answer that one.
@@ -113,3 +118,23 @@ class SagaResume:
                 "AWS: docs/RELIABILITY.md)"
             )
         return {"saga_id": saga_id, "machine": self.machine, "rollback": found}
+
+
+def _refusal(saga_id: str, described: dict[str, Any]) -> str | None:
+    """Why the saga ``described`` has no rollback to finish, None if it has one: it ended
+    CompensationFailed, or it timed out or was aborted mid-way (its compensations never ran)."""
+    status, error = described["status"], described.get("error")
+    if status == "SUCCEEDED":
+        return f"saga {saga_id!r} is SUCCEEDED: there is nothing to undo"
+    if status not in RESUMABLE:
+        return (
+            f"saga {saga_id!r} is {status}: it is still running (a rollback in progress finishes by itself)"
+        )
+    if status == "FAILED" and error != COMPENSATION_FAILED:
+        # InputRejected wrote nothing; SagaRolledBack undid everything: a resume would only
+        # fail on the same input, or find nothing to do.
+        return (
+            f"saga {saga_id!r} is FAILED ({error or '-'}): its rollback did not stop, so there is "
+            f"nothing to resume (only a saga that ended {COMPENSATION_FAILED}, TIMED_OUT or ABORTED)"
+        )
+    return None

@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlencode, urlsplit
 
-from functions.common.names import API_MACHINES, PARENT_MACHINES
-from statemachines.saga import COMPENSATION_FAILED
+from functions.common.names import API_MACHINES, COMPENSATION_FAILED, PARENT_MACHINES
 from stepsaga.cli.history import table as history_table
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8000"

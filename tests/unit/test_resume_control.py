@@ -14,7 +14,11 @@ from functions.control.resume import RollbackFailed, SagaNotResumable, SagaResum
 pytestmark = pytest.mark.unit
 
 ROLLBACK = "arn:aws:states:us-east-1:1:stateMachine:S-test-generation-rollback"
-FAILED_SAGA = {"status": "FAILED", "input": json.dumps({"request": {"project": "p"}, "faults": {"X": {}}})}
+FAILED_SAGA = {
+    "status": "FAILED",
+    "error": "CompensationFailed",
+    "input": json.dumps({"request": {"project": "p"}, "faults": {"X": {}}}),
+}
 
 
 class _Sfn:
@@ -85,6 +89,14 @@ def test_a_rollback_that_failed_too_is_refused_with_what_to_do(monkeypatch):
         ({"status": "RUNNING"}, ROLLBACK, "still running"),
         ({"status": "SUCCEEDED"}, ROLLBACK, "nothing to undo"),
         (FAILED_SAGA, None, "no rollback machine"),
+        # Its input was refused: nothing was written, and the rollback would fail on the same input.
+        (
+            {"status": "FAILED", "error": "InvalidRequest", "input": "{}"},
+            ROLLBACK,
+            r"FAILED \(InvalidRequest\)",
+        ),
+        ({"status": "FAILED", "error": "SagaRolledBack", "input": "{}"}, ROLLBACK, "nothing to resume"),
+        ({"status": "ABORTED", "input": "[]"}, ROLLBACK, "not a JSON object"),
     ],
 )
 def test_a_saga_that_cannot_be_resumed_is_refused_and_nothing_starts(monkeypatch, saga, arn, fragment):
@@ -97,3 +109,18 @@ def test_a_saga_that_cannot_be_resumed_is_refused_and_nothing_starts(monkeypatch
 def test_a_childs_rollback_input_drops_what_step_functions_added():
     document = {"request": {"project": "p"}, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "arn:parent"}
     assert rollback_document(json.dumps(document)) == {"request": {"project": "p"}}
+
+
+def test_a_child_whose_parent_rollback_failed_is_told_so_not_that_it_succeeded(monkeypatch):
+    sfn = _Sfn({"status": "FAILED", "error": "CompensationFailed"})  # the parent's rollback of it
+    with pytest.raises(RollbackFailed, match="ended FAILED"):
+        _resume(sfn, monkeypatch).resume("s1", {"status": "SUCCEEDED", "input": "{}"})
+    assert sfn.starts == []
+
+
+@pytest.mark.parametrize("status", ["TIMED_OUT", "ABORTED"])
+def test_a_saga_stopped_mid_way_is_resumed(monkeypatch, status):
+    sfn = _Sfn()
+    saga = {"status": status, "input": json.dumps({"request": {"project": "p"}})}
+    assert _resume(sfn, monkeypatch).resume("s1", saga)["rollback"]["status"] == "RUNNING"
+    assert len(sfn.starts) == 1
