@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -116,6 +117,7 @@ _CONFLICT_RETRIES = 5
 # a guess was wrong (parallel writers: reserve instead). Bounded, oldest forgotten first.
 _NEXT_CHUNK: dict[tuple[str, str], int | None] = {}
 _NEXT_CHUNK_KEPT = 1024
+_NEXT_CHUNK_LOCK = threading.Lock()
 _TRANSACTION = 100  # TransactWriteItems' limit
 _BATCH_GET = 100  # BatchGetItem's limit
 
@@ -159,10 +161,12 @@ def _guess_chunk(hint: tuple[str, str]) -> int | None:
 
 
 def _remember_chunk(hint: tuple[str, str], number: int | None) -> None:
-    _NEXT_CHUNK.pop(hint, None)
-    _NEXT_CHUNK[hint] = number
-    while len(_NEXT_CHUNK) > _NEXT_CHUNK_KEPT:
-        _NEXT_CHUNK.pop(next(iter(_NEXT_CHUNK)), None)
+    # Threads share the table (a Map's items in one process): evicting iterates it.
+    with _NEXT_CHUNK_LOCK:
+        _NEXT_CHUNK.pop(hint, None)
+        _NEXT_CHUNK[hint] = number
+        while len(_NEXT_CHUNK) > _NEXT_CHUNK_KEPT:
+            _NEXT_CHUNK.pop(next(iter(_NEXT_CHUNK)), None)
 
 
 class SagaStore(Protocol):

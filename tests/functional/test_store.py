@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import uuid
 from typing import Any
 
@@ -180,3 +182,29 @@ def test_a_guessed_chunk_number_taken_by_another_writer_is_reserved_instead(stac
     with pytest.raises(SagaFenced):  # a guess on a fenced entry ends fenced, not written
         store.record(saga_id, "Generation", "tests", [{"test_id": "late"}])
     assert store.get("tests", saga_id, "late") is None
+
+
+def test_the_chunk_guesses_survive_threads_evicting_at_once() -> None:
+    """A long-lived process (the embedded stack, a warm Lambda running a Map's items on threads)
+    fills the guess table and evicts on every write: iterating it while another thread writes
+    raised ``dictionary changed size during iteration``."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    errors: list[BaseException] = []
+
+    def write(thread: int) -> None:
+        try:
+            for number in range(20_000):
+                store_module._remember_chunk((f"s{thread}-{number}", "Execution"), number)
+        except BaseException as error:  # any error is the finding
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(thread,)) for thread in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == [] and len(store_module._NEXT_CHUNK) == store_module._NEXT_CHUNK_KEPT
