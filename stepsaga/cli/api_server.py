@@ -32,7 +32,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from functions.api.routes import HANDLER, ROUTES
 from stepsaga.cli import running
@@ -235,15 +235,22 @@ def mount_user_requests(api: ApiServer, prefix: str, app: WsgiApp) -> WsgiApp:
 
     def routed(environ: dict[str, Any], start_response: Any) -> Any:
         # RAW_URI keeps the client's percent-encoding (PATH_INFO is already decoded once).
-        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if not raw:  # another WSGI server: rebuild the target as the client sent it
+            query = environ.get("QUERY_STRING")
+            raw = quote(environ.get("PATH_INFO", "")) + (f"?{query}" if query else "")
         path = raw.split("?", 1)[0]
         if path != prefix and not path.startswith(prefix + "/"):
             return app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
+        if not length and environ.get("wsgi.input_terminated"):  # chunked: no length given
+            body = environ["wsgi.input"].read(GATEWAY_MAX_BODY + 1)
+            length = len(body)
+        else:
+            body = environ["wsgi.input"].read(length) if 0 < length <= GATEWAY_MAX_BODY else b""
         if length > GATEWAY_MAX_BODY:
             status, headers, payload = TOO_LONG
         else:
-            body = environ["wsgi.input"].read(length) if length else b""
             request_headers = [
                 (key[5:].replace("_", "-").title(), value)
                 for key, value in environ.items()

@@ -5,6 +5,7 @@ The tests share one ``up`` (deploying costs ~10 s); the last one stops it."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -125,6 +127,30 @@ def test_a_saga_started_with_boto3_has_a_history_and_the_api_lists_it(
     with pytest.raises(urllib.error.HTTPError) as refused:
         get(f"{on_endpoint}/sagas/{finished['name'].replace('-', '%252D')}")  # "%2D", not "-"
     assert refused.value.code == 422 and "saga_id" in refused.value.read().decode()
+
+
+def test_the_endpoint_api_reads_a_chunked_body(
+    state: running.Running, outputs: dict[str, str], site: DemoSite
+) -> None:
+    """A client that streams its body (``Transfer-Encoding: chunked``, no Content-Length) starts a
+    saga as one that sends a length does; the body was read as empty."""
+    path = api_server.user_request_path(outputs[names.OUT_API_ID], STAGE) + "/sagas"
+    key = f"chunked-{uuid.uuid4().hex[:12]}"
+    body = json.dumps({"request": demo_request(site.url)}).encode()
+    connection = http.client.HTTPConnection(urlsplit(state.endpoint).netloc, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=iter([body[:10], body[10:]]),
+            headers={"Content-Type": "application/json", "Idempotency-Key": key},
+            encode_chunked=True,
+        )
+        answer = connection.getresponse()
+        assert answer.status == 201, answer.read()
+        assert json.loads(answer.read())["saga_id"] == key
+    finally:
+        connection.close()
 
 
 def test_the_services_answer_the_aws_clients(
