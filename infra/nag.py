@@ -163,8 +163,9 @@ def _api(api: SagaApi) -> list[Acknowledged]:
         Acknowledged(
             function.role,  # type: ignore[arg-type]
             _executions(function, name),
-            "Executions are named by the client's Idempotency-Key, known only at run time; "
-            "only Describe/GetExecutionHistory, on this stack's saga machines.",
+            "Executions are named by the client's Idempotency-Key (a parent's children "
+            "<key>-p<index>), known only at run time; only Describe/GetExecutionHistory, on the "
+            "executions of this stack's machines the API starts.",
         )
         for name in api.machines
     ]
