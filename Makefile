@@ -12,7 +12,7 @@ setup: $(PY)                       ## create .venv and install everything
 run: $(PY)                         ## two sagas on the embedded stack, histories and data printed
 	$(PY) -m stepsaga run
 test: $(PY)                        ## the whole suite (embedded stack, no AWS account needed)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 e2e-up: $(PY)                      ## the HTTP e2e suite against `stepsaga up` (the running one, else its own)
 	$(PY) -m pytest tests/e2e/test_http_sagas.py --target up
 lint: $(PY)                        ## ruff, the generated-files check, import contracts, mypy
