@@ -1207,3 +1207,37 @@ def test_cdk_deploy_updates_a_running_stack_from_its_uploaded_template(aws: Aws)
     assert _cdk_deploy(aws, "cdk-deployed", bucket, _cdk_template(bucket, "B", "localhost", None)) == (
         "UPDATE_COMPLETE"
     )
+
+
+def test_string_literals_are_parsed_one_thread_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython 3.11 counts the AST conversion's depth per interpreter: two executions parsing ASL
+    string literals at once could fail one with "AST constructor recursion depth mismatch"
+    (``States.Runtime``). moto's parser reaches ``ast.literal_eval`` one thread at a time."""
+    import ast
+
+    from moto.stepfunctions.parser.asl.antlt4utils import antlr4utils
+
+    patches.install()
+    stock = ast.literal_eval
+    inside, most, count = [0], [0], threading.Lock()
+
+    def watched(source: str) -> Any:
+        with count:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.002)  # long enough for another thread to come in, were it let in
+        try:
+            return stock(source)
+        finally:
+            with count:
+                inside[0] -= 1
+
+    monkeypatch.setattr(ast, "literal_eval", watched)
+
+    class Literal:
+        def getText(self) -> str:
+            return '"a\\nb"'
+
+    with ThreadPoolExecutor(8) as pool:
+        parsed = list(pool.map(lambda _: antlr4utils.from_string_literal(Literal()), range(64)))  # type: ignore[arg-type]
+    assert parsed == ["a\nb"] * 64 and most[0] == 1

@@ -11,7 +11,8 @@ pins the source of every moto, botocore or werkzeug function it replaces or copi
 ``tests/functional/test_upgrade_guard.py`` names what to re-check when an upgrade changes one.
 
     awslambda       in-process invoke, per-thread environment, the Lambda context
-    stepfunctions   callbacks and task tokens, errors, aborts, nested executions, the clock, completion
+    stepfunctions   callbacks and task tokens, errors, aborts, nested executions, the clock, completion,
+                    string literals parsed one thread at a time
     cloudformation  state machines with their substitutions, versions and aliases, change sets
     dynamodb        atomic transactions, serialised conditional writes, partition queries
     moto_core       request routing, request ids, WSGI environ (speed only)
@@ -51,6 +52,7 @@ def install() -> None:
     stepfunctions.install_executions_with_environment()
     stepfunctions.install_branch_failures()
     stepfunctions.install_aborts()
+    stepfunctions.install_serial_string_literals()
     _install_speedups()
     dynamodb.install_transactions()
     stepfunctions.install_completion_events()

@@ -718,6 +718,33 @@ def install_execution_names() -> None:
     replace(StepFunctionsParserBackend, "start_execution", start_execution)
 
 
+# --- string literals parsed one thread at a time ----------------------------------------------------
+class _SerialAst:
+    """The ``ast`` that moto's ASL parser sees: ``literal_eval`` one thread at a time.
+
+    CPython 3.11 keeps the AST conversion's recursion depth per interpreter, not per thread: two
+    executions parsing string literals at once (``from_string_literal``, on every state's
+    evaluation) can fail one of them with "AST constructor recursion depth mismatch", which the
+    state reports as ``States.Runtime``. Seen once in the conformance suite."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def literal_eval(self, source: str) -> Any:
+        import ast
+
+        with self._lock:
+            return ast.literal_eval(source)
+
+
+def install_serial_string_literals() -> None:
+    if not once("serial-string-literals"):
+        return
+    from moto.stepfunctions.parser.asl.antlt4utils import antlr4utils
+
+    antlr4utils.ast = _SerialAst()  # type: ignore[assignment]
+
+
 # --- speed (off with SPEED: the same answers, computed once) --------------------------------------
 def install_programs_parsed_once() -> None:
     if not once("programs-parsed-once"):
@@ -794,6 +821,12 @@ def install_jsonpath_once() -> None:
 
 # --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
 PATCHED = {
+    "moto.stepfunctions.parser.asl.antlt4utils.antlr4utils.from_string_literal": Pinned(
+        "516a21a5607ff5c986681e5880e8465c6093dcda042263c2b903058a716b4c4e",
+        "install_serial_string_literals",
+        "that it still reaches literal_eval through the module's own ``ast`` name",
+        replaced=False,
+    ),
     (
         "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function.WaitFunction"
         "._wait_interval"
