@@ -391,7 +391,7 @@ def set_priority(saga_id: SagaId, body: Annotated[SetPriority, Body()], machine:
 )
 def resume(saga_id: SagaId, machine: MachineQuery = None) -> Any:
     found, described = _find(saga_id, machine)
-    resumed = _resume(found).resume(saga_id, described)
+    resumed = _resume(found).resume(saga_id, described, sender=_sender())
     logger.info("saga resumed", extra={"saga_id": saga_id, "rollback": resumed["rollback"]["status"]})
     return _json(202, resumed)
 

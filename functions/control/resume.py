@@ -21,6 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions import audit
 from functions.common import arns, aws
 from functions.common.names import COMPENSATION_FAILED
 from functions.control.signals import SignalError
@@ -81,10 +82,11 @@ class SagaResume:
             "cause": described.get("cause"),
         }
 
-    def resume(self, saga_id: str, described: dict[str, Any]) -> dict[str, Any]:
+    def resume(self, saga_id: str, described: dict[str, Any], sender: str | None = None) -> dict[str, Any]:
         """Start the rollback of the saga ``described`` (DescribeExecution), or answer the one
         already started (by a resume, or by the saga's parent). Raises ``SagaNotResumable`` or
-        ``RollbackFailed``."""
+        ``RollbackFailed``. An accepted resume is in the saga's audit record, with ``sender``."""
+        received = audit.now_ms()
         if not self.rollback_machine_arn:
             raise SagaNotResumable(
                 f"machine {self.machine!r} has no rollback machine: nothing of its own to compensate"
@@ -92,6 +94,7 @@ class SagaResume:
         # First the rollback: a parent may have run one for its succeeded child, and its outcome
         # is the answer whatever the saga's own status.
         found = self.rollback(saga_id)
+        started = found is None
         if found is None:
             refusal = _refusal(saga_id, described)
             if refusal:
@@ -117,6 +120,9 @@ class SagaResume:
                 f"finish it step by step (embedded stack: stepsaga resume {saga_id}; "
                 "AWS: docs/RELIABILITY.md)"
             )
+        audit.signal(
+            saga_id, "resume", sender, at_ms=received, rollback=found["execution_arn"], started=started
+        )
         return {"saga_id": saga_id, "machine": self.machine, "rollback": found}
 
 

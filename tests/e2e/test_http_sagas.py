@@ -396,6 +396,13 @@ def test_a_saga_that_ended_compensation_failed_is_resumed_by_its_rollback_machin
     code, again = target.request("POST", f"/sagas/{key}/resume", {})
     assert code == 202 and again["rollback"]["execution_arn"] == rollback["execution_arn"], again
     assert again["rollback"]["status"] == "SUCCEEDED"
+    # Each accepted resume is in the saga's audit record, with who sent it.
+    code, audited = target.request("GET", f"/sagas/{key}/audit")
+    resumes = [e for e in audited["events"] if e["type"] == "signal" and e.get("signal") == "resume"]
+    assert code == 200 and [r["started"] for r in resumes] == [True, False], audited
+    assert {r["rollback"] for r in resumes} == {rollback["execution_arn"]} and all(
+        r["sender"] for r in resumes
+    )
     # ... and through the CLI, which waits for it.
     from stepsaga.cli import saga as saga_cli
 
