@@ -1,8 +1,9 @@
 """A compensation that exhausted its retries: what is left to undo, as a dead letter.
 
-Exactly one dead letter per failed execution, whoever sends it and however often it is
-retried: ``ReportCompensationFailure`` (retried by the state machine), or SagaEvents when
-the execution ends ``CompensationFailed`` without one (the reporter failed every attempt).
+Exactly one dead letter per failed run of an execution (a redrive is another run), whoever
+sends it and however often it is retried: ``ReportCompensationFailure`` (retried by the state
+machine), or SagaEvents when the execution ends ``CompensationFailed`` without one (the
+reporter failed every attempt).
 ``report_once`` does it in three moves:
 
 1. a claim records, per execution, the message id of its letter: found, nothing is sent;
@@ -29,8 +30,9 @@ from functions.agents.ledger import left_to_undo
 from functions.common.store import SagaStore
 
 RESUME = (
-    "run the remaining compensations: stepsaga.cli.resume.resume(stack, saga_id) on the "
-    "embedded stack; on AWS invoke each Compensate<Step> function (see docs/RELIABILITY.md)"
+    "fix the cause, then run the remaining compensations: POST /sagas/{saga_id}/resume "
+    "(stepsaga saga resume <saga_id> --wait); step by step: stepsaga resume <saga_id> on the "
+    "local stack, docs/RELIABILITY.md on AWS"
 )
 
 Send = Callable[[str], str]  # a message body -> its message id (the dead-letter queue)
@@ -53,6 +55,12 @@ class Claims(Protocol):
     def record(self, execution_arn: str, message_id: str) -> None:
         """Record the letter as sent; a record already there is kept (first writer wins)."""
         ...
+
+
+def run_key(execution_arn: str, redrive_count: int = 0) -> str:
+    """Whose letter it is: one run of an execution. A redriven execution whose rollback fails
+    again is a new failure with its own letter; the first run's key is the ARN itself."""
+    return f"{execution_arn}#redrive-{redrive_count}" if redrive_count else execution_arn
 
 
 def deduplication_id(execution_arn: str) -> str:
@@ -96,22 +104,37 @@ def dead_letter(
 
 
 def report(
-    store: SagaStore, send: Send, saga_id: str, execution_arn: str, failure: dict[str, Any]
+    store: SagaStore,
+    send: Send,
+    saga_id: str,
+    execution_arn: str,
+    failure: dict[str, Any],
+    redrive_count: int = 0,
 ) -> Reported:
     """Send the saga's dead letter, with what its ledger still holds."""
     remaining = left_to_undo(store.ledger(saga_id))
-    message_id = send(json.dumps(dead_letter(saga_id, execution_arn, failure, remaining)))
+    letter = dead_letter(saga_id, execution_arn, failure, remaining)
+    if redrive_count:
+        letter["redrive_count"] = redrive_count
+    message_id = send(json.dumps(letter))
     return Reported(message_id=message_id, left_to_undo=remaining)
 
 
 def report_once(
-    store: SagaStore, claims: Claims, send: Send, saga_id: str, execution_arn: str, failure: dict[str, Any]
+    store: SagaStore,
+    claims: Claims,
+    send: Send,
+    saga_id: str,
+    execution_arn: str,
+    failure: dict[str, Any],
+    redrive_count: int = 0,
 ) -> Reported:
-    """``report``, unless the execution's letter was sent already. ``send`` must deduplicate
-    on ``deduplication_id(execution_arn)`` (see the module's docstring)."""
-    recorded = claims.sent(execution_arn)
+    """``report``, unless this run's letter was sent already. ``send`` must deduplicate on
+    ``deduplication_id(run_key(execution_arn, redrive_count))`` (see the module's docstring)."""
+    key = run_key(execution_arn, redrive_count)
+    recorded = claims.sent(key)
     if recorded is not None:
         return Reported(recorded, left_to_undo(store.ledger(saga_id)), already_sent=True)
-    reported = report(store, send, saga_id, execution_arn, failure)
-    claims.record(execution_arn, reported.message_id)
+    reported = report(store, send, saga_id, execution_arn, failure, redrive_count)
+    claims.record(key, reported.message_id)
     return reported

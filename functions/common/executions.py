@@ -57,19 +57,22 @@ def require(
     field: str,
     redrive_count: int | None = None,
     strict: bool = False,
-) -> None:
-    """Raise ``InvalidRequest`` unless the execution is as the event says (see ``refusal``).
+) -> dict[str, Any]:
+    """The execution's description; raises ``InvalidRequest`` unless it is as the event says
+    (see ``refusal``).
 
     The saga's Retry does not retry it; a caller's own retries (an asynchronous invoke's)
     meet the same answer.
     """
+    execution = described(execution_arn)
     reason = refusal(
-        described(execution_arn),
+        execution,
         name=name,
         status=status,
         field=field,
         redrive_count=redrive_count,
         strict=strict,
     )
-    if reason is not None:
-        raise InvalidRequest(reason)
+    if reason is not None or execution is None:
+        raise InvalidRequest(reason or f"{field}: no such execution")
+    return execution

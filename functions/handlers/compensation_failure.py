@@ -58,11 +58,11 @@ class DynamoClaims:
 
 
 def send_dead_letter(
-    settings: Settings, saga_id: str, execution_arn: str, failure: dict[str, Any]
+    settings: Settings, saga_id: str, execution_arn: str, failure: dict[str, Any], redrive_count: int = 0
 ) -> compensation_failure.Reported:
-    """The execution's dead letter, sent unless it was already (see the agent's docstring)."""
-    # One group per execution: a letter nobody has deleted yet holds up no other saga's.
-    once = compensation_failure.deduplication_id(execution_arn)
+    """The run's dead letter, sent unless it was already (see the agent's docstring)."""
+    # One group per run: a letter nobody has deleted yet holds up no other saga's.
+    once = compensation_failure.deduplication_id(compensation_failure.run_key(execution_arn, redrive_count))
 
     def send(body: str) -> str:
         sent = aws.client("sqs").send_message(
@@ -80,6 +80,7 @@ def send_dead_letter(
         saga_id,
         execution_arn,
         failure,
+        redrive_count,
     )
 
 
@@ -87,7 +88,7 @@ def send_dead_letter(
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     parsed = parse_event(event)
     # Only a saga that exists and is still running (its Fail state comes after this) gets a letter.
-    executions.require(
+    execution = executions.require(
         parsed.context.execution_arn,
         name=parsed.context.saga_id,
         status="RUNNING",
@@ -99,6 +100,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         parsed.context.saga_id,
         parsed.context.execution_arn,
         parsed.saga.get("compensation_error") or {},
+        int(execution.get("redriveCount") or 0),  # this run of it: a redrive is another
     )
     metric("CompensationFailed")
     logger.error(

@@ -45,7 +45,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = Settings.from_env()
     if failed is not None and settings.dead_letter_queue_url:
         reported = send_dead_letter(
-            settings, failed.saga_id, failed.execution_arn, {"Error": failed.error, "Cause": failed.cause}
+            settings,
+            failed.saga_id,
+            failed.execution_arn,
+            {"Error": failed.error, "Cause": failed.cause},
+            int(detail.get("redriveCount") or 0),
         )
         if not reported.already_sent:
             logger.error("no dead letter was recorded for the saga: sent", extra={"saga_id": failed.saga_id})

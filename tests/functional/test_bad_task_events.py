@@ -174,3 +174,30 @@ def test_a_compensation_failure_report_for_a_finished_saga_sends_nothing(
     assert error and result["errorType"] == "InvalidRequest", result
     assert "the execution is SUCCEEDED, not RUNNING" in result["errorMessage"], result
     assert len(stack.dead_letters()) == before
+
+
+def test_a_redriven_run_whose_rollback_fails_again_gets_its_own_dead_letter(
+    stack: EmbeddedStack, request_doc: dict[str, Any], saga_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run of an execution is its own failure. Keyed by execution alone, a redriven run
+    that failed again found the first run's claim and sent nothing. The embedded stack has no
+    redrive, so this run's ``redriveCount`` is what DescribeExecution is made to say."""
+    from functions.common import executions
+
+    arn = stack.start(
+        request_doc, machine="reviewed-test-generation", name=saga_name
+    )  # RUNNING: it waits at its gate
+    event = _event(request_doc, saga_name, "ReportCompensationFailure", execution_arn=arn)
+    described = executions.described
+    try:
+        for run in (0, 0, 1, 1):  # the reporter retried within each run
+            monkeypatch.setattr(
+                executions, "described", lambda a, n=run: {**(described(a) or {}), "redriveCount": n}
+            )
+            result, error = _invoke(stack, "functions.handlers.compensation_failure.handler", event)
+            assert not error, result
+        letters = [m for m in stack.dead_letters() if m.get("saga_id") == saga_name]
+        assert sorted(letter.get("redrive_count", 0) for letter in letters) == [0, 1]
+    finally:
+        monkeypatch.undo()
+        stack.client("stepfunctions").stop_execution(executionArn=arn)

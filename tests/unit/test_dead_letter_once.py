@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from functions.agents.compensation_failure import deduplication_id, report_once
+from functions.agents.compensation_failure import deduplication_id, report_once, run_key
 from functions.common.store import ACTIVE
 
 pytestmark = pytest.mark.unit
@@ -126,3 +126,20 @@ def test_a_small_letter_names_every_id_and_is_not_marked_shortened() -> None:
     letter = dead_letter("s", "arn:exec", {}, remaining)
     assert letter["left_to_undo"] == remaining
     assert "truncated" not in letter and "left_to_undo_counts" not in letter
+
+
+def test_a_redriven_run_that_fails_again_gets_its_own_letter_once():
+    """A redrive is another run: its failure is new and needs its letter, though the first run's
+    claim is there. Keyed by execution alone, the second failure sent nothing."""
+    queue, claims = _FifoQueue(), _Claims()
+
+    def report(run: int) -> Any:
+        send = queue.sender(run_key(ARN, run))
+        return report_once(_Store(), claims, send, "saga-1", ARN, {"Error": "X"}, run)  # type: ignore[arg-type]
+
+    first, second, again = report(0), report(1), report(1)
+    assert (first.already_sent, second.already_sent, again.already_sent) == (False, False, True)
+    assert again.message_id == second.message_id != first.message_id
+    assert len(queue.messages) == 2 and set(claims.recorded) == {ARN, f"{ARN}#redrive-1"}
+    letters = [json.loads(body) for body in queue.messages.values()]
+    assert [letter.get("redrive_count") for letter in letters] == [None, 1]
