@@ -33,6 +33,7 @@ from typing import Any
 
 from functions.common import arns
 from functions.common.store import COMPENSATED
+from functions.control.resume import RESUMABLE
 from infra import names
 from statemachines.catalogue import SAGAS, TEST_GENERATION
 from statemachines.saga import Saga, Step
@@ -40,7 +41,6 @@ from stepsaga.cli.demo_site import DemoSite, demo_request
 from stepsaga.embedded import EmbeddedStack
 
 DEMO_FAULTS = {"Execution": {"mode": "permanent"}, "CompensateGeneration": {"mode": "permanent"}}
-RESUMABLE = ("FAILED", "TIMED_OUT", "ABORTED")  # RUNNING is still compensating; SUCCEEDED has nothing to undo
 
 
 UNDO = "undo"
@@ -57,7 +57,7 @@ def disposition(step: Step, ledger: Mapping[str, Mapping[str, Any]], entered: Co
     return UNDO
 
 
-def left_to_undo(stack: EmbeddedStack, saga_id: str, saga: Saga, entered: Container[str]) -> list[str]:
+def steps_to_compensate(stack: EmbeddedStack, saga_id: str, saga: Saga, entered: Container[str]) -> list[str]:
     """The steps a resume of ``saga_id`` would still compensate, latest first (none: complete)."""
     ledger = {entry["step"]: entry for entry in stack.items("ledger", saga_id)}
     return [step.name for step in reversed(saga.compensable) if disposition(step, ledger, entered) == UNDO]

@@ -372,14 +372,15 @@ class Viewer:
         status = found["described"]["status"]
         if status == "RUNNING" and found["waiting"]:
             return [APPROVE, CANCEL]
-        from stepsaga.cli.resume import RESUMABLE, left_to_undo
+        from functions.control.resume import RESUMABLE
+        from stepsaga.cli.resume import steps_to_compensate
 
         rollback_failed = found["runs"].get(COMPENSATION_FAILED)
         if status in RESUMABLE and rollback_failed is not None and rollback_failed.entered:
             # Once a resume has compensated every step, the history still ends CompensationFailed.
             entered = {state for state, run in found["runs"].items() if run.entered}
             saga = catalogue.SAGAS[found["machine"]]
-            if left_to_undo(self.stack, found["described"]["name"], saga, entered):
+            if steps_to_compensate(self.stack, found["described"]["name"], saga, entered):
                 return [RESUME]
         return []
 
