@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import gc
 import logging
 import os
 import signal
@@ -135,7 +134,6 @@ def serve(args: argparse.Namespace, out: Any) -> int:
         if args.verbose:
             logging.getLogger("werkzeug").setLevel(logging.INFO)  # every request moto answers
         stack.deploy()
-        gc.freeze()  # the deployed heap is long-lived: keep it out of collections (and of a 6 s exit)
         api = cleanup.enter_context(
             _bind("api", args.api_port, lambda: api_server.serve(stack, args.api_port))
         )
