@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import datetime
+import importlib
+import json
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -478,7 +483,96 @@ def test_every_adaptation_is_installed(mocked: None) -> None:
         "retries": (RetryPolicy.should_retry, botocore_patches),
         "history JSON": (StepFunctionResponse.get_execution_history, stepfunctions_api),  # its HistoryResult
     }
+    targets.update(
+        (f"JSON copies in {name}", (importlib.import_module(name).copy.deepcopy, stepfunctions))
+        for name in stepfunctions.JSON_COPIES
+    )
     elsewhere = {
         name: fn.__module__ for name, (fn, module) in targets.items() if fn.__module__ != module.__name__
     }
     assert elsewhere == {}
+
+
+# --- the interpreter's JSON copies ---------------------------------------------------------------
+def containers(value: Any) -> list[int]:
+    """The ids of every dict and list in a JSON value, itself included."""
+    if isinstance(value, dict):
+        return [id(value)] + [i for item in value.values() for i in containers(item)]
+    if isinstance(value, list):
+        return [id(value)] + [i for item in value for i in containers(item)]
+    return []
+
+
+def test_a_json_value_is_copied_as_deepcopy_copies_it_sharing_nothing() -> None:
+    document: dict[str, Any] = {
+        "saga": {"steps": [{"name": "Analysis", "attempts": [1, 2.5, -0.0], "ok": True}, {}, []]},
+        "unicodé ✓": ["naïve", "日本", ""],
+        "flags": [True, False, None, 0, 1, 10**30, 1e-300],
+        "empty": {"list": [], "dict": {}, "nested": [[[{}]]]},
+    }
+    copied = stepfunctions.json_copy(document)
+    assert copied == copy.deepcopy(document)
+    assert json.dumps(copied) == json.dumps(document)  # key order, and bools still bools
+    assert not set(containers(copied)) & set(containers(document))
+    copied["saga"]["steps"][0]["attempts"].append(3)
+    assert document["saga"]["steps"][0]["attempts"] == [1, 2.5, -0.0]
+
+
+def test_anything_but_json_is_left_to_deepcopy() -> None:
+    when = datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC)
+    document: dict[Any, Any] = {
+        "when": when,
+        "pair": ([1], "a"),
+        "ordered": OrderedDict(a=[1]),
+        7: {"k": [2]},
+    }
+    copied = stepfunctions.json_copy(document)
+    assert copied == copy.deepcopy(document)
+    assert type(copied["ordered"]) is OrderedDict and copied["ordered"]["a"] is not document["ordered"]["a"]
+    assert type(copied["pair"]) is tuple and copied["pair"][0] is not document["pair"][0]
+    assert copied["when"] == when and copied[7]["k"] is not document[7]["k"]
+    cycle: dict[str, Any] = {"a": []}
+    cycle["a"].append(cycle)  # never in JSON: RecursionError, then deepcopy's copy, cycle kept
+    again = stepfunctions.json_copy(cycle)
+    assert again["a"][0] is again and again is not cycle
+
+
+def test_a_program_state_is_copied_as_deepcopy_copies_it(mocked: None) -> None:
+    from moto.stepfunctions.parser.asl.eval import program_state
+
+    running = program_state.ProgramRunning()
+    running.next_state_name = "Analysis"
+    failed = program_state.ProgramError({"error": "States.Timeout", "cause": "late"})
+    states = [
+        running,
+        program_state.ProgramEnded(),
+        program_state.ProgramStopped(datetime.datetime.now(), "Aborted", None),
+        failed,
+    ]
+    for state in states:
+        assert type(state) in stepfunctions._PLAIN_OBJECTS
+        copied, stock = stepfunctions.json_copy(state), copy.deepcopy(state)
+        assert type(copied) is type(stock) and vars(copied) == vars(stock) and copied is not state
+    assert stepfunctions.json_copy(failed).error is not failed.error
+
+    class Reduced:  # deepcopy would not copy it by its __dict__ alone
+        def __reduce__(self) -> Any:
+            return (Reduced, ())
+
+    assert not stepfunctions._plain(Reduced) and stepfunctions._plain(program_state.ProgramRunning)
+
+
+def test_the_interpreter_copies_json_only_while_speed_is_on(mocked: None) -> None:
+    from moto.stepfunctions.parser.asl.eval import states
+
+    shared = [1]
+    document = {"a": shared, "b": shared}
+    SPEED.enabled = True
+    fast = states.copy.deepcopy(document)
+    SPEED.enabled = False
+    stock = states.copy.deepcopy(document)
+    SPEED.enabled = SPEED.default
+    assert fast == stock == document
+    assert fast["a"] is not fast["b"]  # json_copy: shares nothing, as JSON between states on AWS
+    assert stock["a"] is stock["b"]  # copy.deepcopy: its memo keeps the sharing
+    assert states.copy.copy is copy.copy

@@ -5,7 +5,10 @@ printed in its ``PATCHED`` entry (and the new version in ``guard.VERSIONS``)."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import importlib.metadata
+import inspect
 import re
 import tomllib
 from pathlib import Path
@@ -137,3 +140,38 @@ def test_the_hashes_were_taken_from_the_pinned_versions() -> None:
             pins[found.group(1).lower()] = found.group(3)
     assert guard.VERSIONS["moto"] == pins["moto"]
     assert guard.VERSIONS["botocore"] == pins["boto3"]  # botocore moves in step with boto3
+
+
+def deepcopy_callers(module: ModuleType) -> set[str]:
+    """The qualified names of the functions in ``module`` whose own body calls ``copy.deepcopy``."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST, scope: tuple[str, ...]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, (*scope, child.name))
+                continue
+            if (
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Attribute)
+                and child.func.attr == "deepcopy"
+                and isinstance(child.func.value, ast.Name)
+                and child.func.value.id == "copy"
+            ):
+                found.add(".".join(scope) or "<module>")
+            visit(child, scope)
+
+    visit(ast.parse(inspect.getsource(module)), ())
+    return found
+
+
+def test_every_json_copy_is_listed_and_pinned() -> None:
+    """``install_json_copies`` gives a whole module JSON copies: a new ``copy.deepcopy`` there, or one
+    moved to another function, is unchecked until it is listed (or the module left stock)."""
+    table = tables()
+    for name, functions in stepfunctions.JSON_COPIES.items():
+        module = importlib.import_module(name)
+        assert deepcopy_callers(module) == set(functions), name
+        for function in functions:
+            pinned = table[f"{name}.{function}"][1]
+            assert "install_json_copies" in pinned.patch.split(", "), function

@@ -4,6 +4,8 @@ and the same answer through boto3, whole and paged, forwards and in reverse."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,3 +148,59 @@ def test_a_parallel_saga_with_retries_history_is_the_same_json(stack, sfn, direc
         "LambdaFunctionFailed",
     } <= types
     assert {"mapStateStartedEventDetails", "mapIterationStartedEventDetails"} <= details_of(history)
+
+
+# --- the interpreter's JSON copies (``stepfunctions.install_json_copies``, a SPEED patch) ---------
+def comparable(history: list[dict[str, Any]], name: str) -> list[str]:
+    """Each event as JSON with what differs between two runs of one saga replaced: the execution's
+    name, times, uuids and random hex (task tokens, test ids)."""
+    events = []
+    for event in history:
+        text = json.dumps({k: v for k, v in event.items() if k != "timestamp"}, default=str)
+        text = re.sub(
+            r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?", "<time>", text.replace(name, "<name>")
+        )
+        events.append(re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{8,}", "<hex>", text))
+    return events
+
+
+def run_both_ways(
+    stack: EmbeddedStack, client: Any, saga_name: str, *args: Any, **kwargs: Any
+) -> list[list[str]]:
+    """The saga run with SPEED on, then off: each run's history, comparable."""
+    from moto.stepfunctions.parser.asl.eval import states
+
+    from stepsaga.embedded.patches import stepfunctions
+
+    histories = []
+    for enabled in (True, False):
+        SPEED.enabled = enabled
+        assert states.copy is stepfunctions._JsonCopying  # the patch is installed: SPEED switches it
+        name = f"{saga_name}-{enabled}"
+        try:
+            described = stack.run(*args, name=name, **kwargs)
+        finally:
+            SPEED.enabled = SPEED.default
+        events = client.get_execution_history(executionArn=described["executionArn"])["events"]
+        histories.append(comparable(events, name))
+    return histories
+
+
+@pytest.mark.parametrize("faults", [None, {"Analysis": {"mode": "permanent"}}], ids=["happy", "rolled-back"])
+def test_a_saga_history_is_the_same_with_the_json_copies(stack, sfn, request_doc, saga_name, faults):
+    fast, stock = run_both_ways(stack, sfn[0], saga_name, request_doc, faults)
+    assert len(fast) > 20 and fast == stock  # event by event, in order
+
+
+def test_a_parallel_map_saga_history_is_the_same_with_the_json_copies(stack, sfn, site, saga_name):
+    request = {
+        "project": "wide",
+        "target_url": site.url,
+        "user_stories": [f"Story {i} about /" for i in range(5)],
+    }
+    fast, stock = run_both_ways(stack, sfn[0], saga_name, request, machine=PARALLEL)
+    assert sum('"MapIterationSucceeded"' in event for event in fast) == 5
+    # The same events; the iterations run concurrently, so their order (and ids) may differ.
+    assert sorted(re.sub(r'"(id|previousEventId)": \d+', "", e) for e in fast) == sorted(
+        re.sub(r'"(id|previousEventId)": \d+', "", e) for e in stock
+    )

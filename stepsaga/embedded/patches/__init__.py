@@ -72,6 +72,7 @@ def _install_speedups() -> None:
         stepfunctions.install_programs_parsed_once()
         stepfunctions.install_clients_once()
         stepfunctions.install_jsonpath_once()
+        stepfunctions.install_json_copies()
         dynamodb.install_wire_json()
         moto_core.install_method_names_once()
         moto_core.install_cheap_request_ids()

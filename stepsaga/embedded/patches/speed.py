@@ -13,6 +13,9 @@ parse the ASL of every execution     once per definition; each execution unpickl
                                      copy (7x cheaper than ``copy.deepcopy``)
 build a boto3 client for every task  one client per (region, service)                        stepfunctions
 compile every JSONPath               once (moto's helper and ``ResultPath``)                 stepfunctions
+deep-copy each value a state reads   copy JSON by type (~3x cheaper), anything else (a       stepfunctions
+or passes on (``copy.deepcopy``)     datetime, a tuple) by ``copy.deepcopy``; moto's
+                                     program states by their ``__dict__``
 serialise DynamoDB answers through   answer with their wire JSON, which they already are     dynamodb
 the service model
 list a response class's methods      once per class (~10 % of a small call)                  moto_core

@@ -4,6 +4,8 @@ deadline on its own), and an event per execution's end instead of polling."""
 
 from __future__ import annotations
 
+import copy
+import copyreg
 import datetime
 import json
 import logging
@@ -819,7 +821,151 @@ def install_jsonpath_once() -> None:
         replace(module, "parse", parse)
 
 
+# JSON copied by type, not by copy.deepcopy's generic protocol (memo, dispatch, reductions): 3-4x
+# cheaper per copy (2.7x over a happy saga's copies, many of them one string).
+_ATOMS = frozenset({str, int, float, bool, type(None)})  # immutable: shared, as deepcopy shares them
+_PLAIN_OBJECTS: set[type] = set()  # moto's program states (Environment.program_state, per state)
+
+
+def _plain(cls: type) -> bool:
+    """Whether copy.deepcopy copies instances of ``cls`` by its default reduction alone:
+    ``cls.__new__(cls)``, then the instance's ``__dict__`` deep-copied into it."""
+    return (
+        cls.__new__ is object.__new__
+        and cls not in copyreg.dispatch_table
+        and all(
+            getattr(cls, name, None) is getattr(object, name, None)
+            for name in ("__reduce_ex__", "__reduce__", "__getstate__", "__setstate__")
+        )
+        and not any(hasattr(cls, name) for name in ("__deepcopy__", "__getnewargs_ex__", "__getnewargs__"))
+        and not any(getattr(base, "__slots__", ()) for base in cls.__mro__)
+        and "__dict__" in dir(cls)
+    )
+
+
+def _json_copy(value: Any) -> Any:
+    cls = type(value)
+    if cls is dict:
+        return {
+            (key if type(key) is str else copy.deepcopy(key)): (
+                item if type(item) in _ATOMS else _json_copy(item)
+            )
+            for key, item in value.items()
+        }
+    if cls is list:
+        return [item if type(item) in _ATOMS else _json_copy(item) for item in value]
+    if cls in _ATOMS:
+        return value
+    if cls in _PLAIN_OBJECTS:  # as copy.deepcopy's default reduction: a new one, its __dict__ copied
+        copied = object.__new__(cls)
+        copied.__dict__.update(_json_copy(value.__dict__))
+        return copied
+    return copy.deepcopy(value)  # a tuple, a datetime, an enum, a dict subclass: as stock
+
+
+def json_copy(value: Any) -> Any:
+    """``copy.deepcopy(value)`` for JSON values: dicts, lists, str, int, float, bool and None are
+    copied here, anything else by ``copy.deepcopy`` (that subtree alone, with a memo of its own).
+
+    Unlike deepcopy, a dict or list reached twice is copied twice: the copy shares nothing. That is
+    what AWS has, where a state's values travel between states as JSON text, so no state can observe
+    that two places hold one object; moto's interpreter builds its values by ``json.loads`` and by
+    these copies. A cycle (never in JSON) or a document nested too deep for the recursion limit
+    raises RecursionError here: then it is copy.deepcopy's, as stock (which keeps the cycle, or
+    fails as stock does on a document that deep: both recurse two frames per level)."""
+    try:
+        return _json_copy(value)
+    except RecursionError:
+        return copy.deepcopy(value)
+
+
+class _JsonCopying:
+    """The ``copy`` module as the interpreter modules in ``JSON_COPIES`` see it: their deepcopy is
+    ``json_copy`` while SPEED is on."""
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if memo is None and SPEED.enabled:
+            return json_copy(value)
+        return copy.deepcopy(value, memo)
+
+
+# The interpreter's modules whose ``copy.deepcopy`` copies JSON values (a state's input, result,
+# context, parameters, stack; a history's events), with every function that calls it there and
+# the sha256 of its source for the upgrade guard (``test_upgrade_guard`` also checks that no other
+# function there calls it). Left stock: the deep copies of
+# objects (state machines in models and provider, the ItemReader's and ResultWriter's
+# declarations, Map jobs) and alias routing lists (read once per start).
+JSON_COPIES: dict[str, dict[str, str | None]] = {
+    "moto.stepfunctions.parser.asl.eval.states": {
+        "States._extract": "9ab6dac771c565c5d4d70b6d83e120ea7af542f87ef6bfae9ecb7ebd5be0829d",
+        "States.reset": "3026ea3d76899e69e85ceede9bd79fe186843ed076d10290f08bef5c5d1eab96",
+        "States.set_result": "29f5a51aba3313244525a0bfc91c08d0fbb6e4e08a44eb7db64d220ebca784ac",
+        "States.set_error_output": "ae3d6c4590b240014e390fa037e273c9e53eb5cf2ed038fcc718a17bb39a80d4",
+    },
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression": {
+        "StringJsonPath._eval_body": "392229c667fcb57adf981c349c2f7e9101034404257a08d4cb6e4e598e6398f9",
+        "StringContextPath._eval_body": "6c082012d91adff7ba4c34ff84a4c5bd79fb79bd7d86218c84efe4035d6f682b",
+    },
+    "moto.stepfunctions.parser.asl.component.common.path.result_path": {
+        "ResultPath._eval_body": "a6d93b4e5a332fadf256032411a32a39e24fdbf8080462c6c037bfe11c195081",
+    },
+    # A frame's State context is JSON; the program state an object of _PLAIN_OBJECTS.
+    "moto.stepfunctions.parser.asl.eval.environment": {
+        "Environment.as_inner_frame_of": "eb77183cac4a4c77ebc02537efb678d0083267ef149c32638ec1dc4d9eabfa81",
+        "Environment.program_state": "51a3ae2d979f9facddac09d164ba0d30f792a213c8fed23d787528a4f60248cc",
+    },
+    "moto.stepfunctions.parser.asl.component.state.exec.execute_state": {
+        "ExecutionState._evaluate_with_timeout": None,  # in PATCHED, with its other patch
+    },
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.state_parallel": {
+        "StateParallel._eval_state": "1d86cbe57c7641265acb5ff7ce8141530d364d6a4f596d1c1402656f0f985487",
+    },
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map": {
+        "StateMap._eval_execution": "fb4daa9ac528b07c3f951f8cba60531eaead8483afb125079952c60d800e80c2",
+    },
+    (
+        "moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction"
+        ".json_manipulation.json_merge"
+    ): {
+        "JsonMerge._eval_body": "145debf9e66eb9be8501ab8d4e2d8df953528ddaec2f2d8acd16d93e09e19c42",
+    },
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service": {
+        "StateTaskService._eval_execution": None,  # in PATCHED, with its other patch
+    },
+    # Events: their timestamps (datetimes) and types (enums) are copy.deepcopy's.
+    "moto.stepfunctions.parser.asl.eval.event.event_manager": {
+        "EventManager._create_history_log": (
+            "6f10500470402f71e535260d3dbe514f5d674edc6a5e6894a15e0328552dc77b"
+        ),
+        "EventManager.get_event_history": "d42caf342c6e20c131caee8d5a312215b55dfc934cadc1a916d4cbbccadaf1f2",
+    },
+}
+
+
+def install_json_copies() -> None:
+    if not once("json-copies"):
+        return
+    import importlib
+
+    from moto.stepfunctions.parser.asl.eval import program_state
+
+    _PLAIN_OBJECTS.update(
+        cls
+        for cls in vars(program_state).values()
+        if isinstance(cls, type) and issubclass(cls, program_state.ProgramState) and _plain(cls)
+    )
+    for name in JSON_COPIES:
+        module = importlib.import_module(name)
+        if module.copy is not copy:
+            raise RuntimeError(f"{name}.copy is not the copy module: another patch replaced it")
+        replace(module, "copy", _JsonCopying)
+
+
 # --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
+_JSON_ONLY = "that its copy.deepcopy still copies JSON values only, where no one compares identities"
 PATCHED = {
     "moto.stepfunctions.parser.asl.antlt4utils.antlr4utils.from_string_literal": Pinned(
         "516a21a5607ff5c986681e5880e8465c6093dcda042263c2b903058a716b4c4e",
@@ -879,8 +1025,8 @@ PATCHED = {
         ".StateTaskService._eval_execution"
     ): Pinned(
         "81a8da94bfdb59ff86e77e39aa16ccec4d2ad3654e26bfe5d06e65b5e0769242",
-        "install_token_per_attempt",
-        "where the task token is issued and how a heartbeat or task timeout is raised",
+        "install_token_per_attempt, install_json_copies",
+        "where the task token is issued and how a heartbeat or task timeout is raised; " + _JSON_ONLY,
     ),
     "moto.core.exceptions.AWSError.__init__": Pinned(
         "45ec5b202f9fd4e425ad9c0b04a5c9ca5ad057c81a38b8d6b40ec3b37d709367",
@@ -971,8 +1117,8 @@ PATCHED = {
         "with_timeout"
     ): Pinned(
         "c56deda08a42e98d3958bfb2ab95de74c7ec7a515085614a80e1ea4948722485",
-        "install_aborts",
-        "that a timed-out attempt raises EvalTimeoutError, its frame opened by this thread",
+        "install_aborts, install_json_copies",
+        "that a timed-out attempt raises EvalTimeoutError, its frame opened by this thread; " + _JSON_ONLY,
     ),
     "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._execution_logic": Pinned(
         "baa3e2a48fd228d951b7b443e34acffcd060721f17c184df43db83ec0c0ffd25",
@@ -1006,3 +1152,9 @@ PATCHED = {
         "that a client depends on the region and service alone",
     ),
 }
+PATCHED.update(
+    (f"{module}.{function}", Pinned(sha256, "install_json_copies", _JSON_ONLY, replaced=False))
+    for module, functions in JSON_COPIES.items()
+    for function, sha256 in functions.items()
+    if sha256 is not None
+)
