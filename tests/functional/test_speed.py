@@ -415,6 +415,101 @@ def test_an_update_that_passed_is_checked_again_under_other_names(mocked: None) 
     assert [isinstance(answer, tuple) for answer in fast] == [False, False, True, True, False]
 
 
+def test_a_new_item_is_validated_once_and_answered_as_stock_moto_answers(
+    mocked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto validates a new item's update twice (against an empty item, then against the item
+    holding its key); the first answer is reused when the expression names no key attribute."""
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    validations: list[bool] = []
+    counted = UpdateExpressionValidator.get_ast_processors
+
+    def get_ast_processors(self: Any) -> Any:
+        validations.append(SPEED.enabled)
+        return counted(self)
+
+    monkeypatch.setattr(UpdateExpressionValidator, "get_ast_processors", get_ast_processors)
+
+    def calls(ddb: Any, table: str) -> list[Any]:
+        def update(sk: str, expression: str, **names: str) -> Any:
+            return outcome(
+                lambda: ddb.update_item(
+                    TableName=table,
+                    Key=key(sk),
+                    UpdateExpression=expression,
+                    **({"ExpressionAttributeNames": names} if names else {}),
+                    ExpressionAttributeValues={
+                        name: value
+                        for name, value in {":v": {"S": "v"}, ":one": {"N": "1"}}.items()
+                        if name in expression
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+            )
+
+        def stored(sk: str) -> Any:
+            return outcome(lambda: ddb.get_item(TableName=table, Key=key(sk), ConsistentRead=True))
+
+        return [
+            update("a", "SET #s = :v ADD #c :one", **{"#s": "status", "#c": "count"}),
+            update("a", "SET #s = :v ADD #c :one", **{"#s": "status", "#c": "count"}),  # exists now
+            update("b", "SET copy = sk, #s = :v", **{"#s": "status"}),  # names the key: refused
+            update("c", "SET x = y + :one"),  # y is missing: refused, and nothing is created
+            stored("c"),
+            update("d", "SET #k = :v", **{"#k": "sk"}),  # the key itself: refused
+            stored("d"),
+            update("e", "SET x = :v, y = :v REMOVE z"),
+        ]
+
+    fast, stock = both_ways(calls)
+    assert fast == stock
+    assert fast[1]["Attributes"]["count"] == {"N": "2"}
+    assert [isinstance(answer, tuple) for answer in fast] == [
+        False,
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert fast[4] == {} and fast[6] == {}  # refused updates created nothing
+    # New items a and e, expressions naming no key: validated once with SPEED, twice without.
+    assert validations.count(True) == validations.count(False) - 2, validations
+
+
+def test_a_json_error_has_the_fields_and_answer_stock_moto_gives_it(mocked: None) -> None:
+    """The JSON errors built without their discarded XML body: every field, header and body alike."""
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        ProvidedKeyDoesNotExist,
+        TransactionCanceledException,
+    )
+    from moto.stepfunctions.exceptions import ExecutionDoesNotExist
+
+    def built(enabled: bool) -> list[tuple[dict[str, Any], Any, Any]]:
+        SPEED.enabled = enabled
+        try:
+            errors = [
+                ProvidedKeyDoesNotExist(),
+                ConditionalCheckFailed(),
+                TransactionCanceledException([("ConditionalCheckFailed", "no", None), (None, None, None)]),
+                ExecutionDoesNotExist("Execution Does Not Exist: 'arn'"),
+            ]
+        finally:
+            SPEED.enabled = SPEED.default
+        return [(vars(e), e.get_headers(), e.get_body()) for e in errors]
+
+    fast, stock = built(True), built(False)
+    assert fast == stock
+    assert json.loads(fast[0][2]) == {
+        "__type": "com.amazonaws.dynamodb.v20120810#ValidationException",
+        "message": "The provided key element does not match the schema",
+    }
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -450,6 +545,7 @@ def test_every_adaptation_is_installed(mocked: None) -> None:
     from botocore.retries.standard import RetryPolicy
     from moto.core import responses
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.exceptions import JsonRESTError
     from moto.core.request import Request
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.models import table
@@ -482,6 +578,8 @@ def test_every_adaptation_is_installed(mocked: None) -> None:
         "environ": (Request.from_primitives, moto_core),
         "retries": (RetryPolicy.should_retry, botocore_patches),
         "history JSON": (StepFunctionResponse.get_execution_history, stepfunctions_api),  # its HistoryResult
+        "new items validated once": (validators.UpdateExpressionValidator.validate, dynamodb),
+        "JSON errors": (JsonRESTError.__init__, moto_core),
     }
     targets.update(
         (f"JSON copies in {name}", (importlib.import_module(name).copy.deepcopy, stepfunctions))

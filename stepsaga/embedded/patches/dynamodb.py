@@ -251,29 +251,51 @@ def install_update_validation_walks() -> None:
     from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
 
-    # The same walk as moto's, with the node types a processor handles looked up once per
-    # processor (each processor's table is fixed by its class) instead of at every node, and
-    # each isinstance answered once per (processor class, node class): Node is an ABC, whose
-    # isinstance costs a metaclass call, and nothing registers virtual subclasses of it.
+    # The same walk as moto's, with what a processor does to a node class worked out once per
+    # (processor class, node class) instead of at every node: Node is an ABC, whose isinstance
+    # costs a metaclass call (nothing registers virtual subclasses of it); ``process`` builds
+    # the processor's map of bound methods for every node it handles (each validator's map is
+    # fixed by its class: the same keys, methods of the processor itself); and most processors
+    # keep the base class's no-op ``pre_processing_of_child``, not worth a call per child.
     stock = DepthFirstTraverser.traverse_node_recursively
-    kinds: dict[tuple[type, type], tuple[bool, bool]] = {}
+    no_pre = DepthFirstTraverser.pre_processing_of_child
+    kinds: dict[tuple[type, type], tuple[bool, Any]] = {}
+    pre_hooks: dict[type, Any] = {}
+
+    def handling(self: Any, node: Any) -> tuple[bool, Any]:
+        """Whether ``node`` is a Node, and how this processor processes it (None: it does not)."""
+        if not isinstance(node, Node):
+            return False, None
+        if not isinstance(node, self.nodes_to_be_processed()):
+            return True, None
+        for node_class, method in self._processing_map().items():
+            if isinstance(node, node_class):
+                if getattr(method, "__self__", None) is self:
+                    return True, method.__func__
+                break
+        return True, type(self).process  # not a method of its own: ask it every time
 
     def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
         if not SPEED.enabled:
             return stock(self, node, child_id)
-        pair = (type(self), type(node))
+        cls = type(self)
+        pair = (cls, type(node))
         kind = kinds.get(pair)
         if kind is None:
-            types = self.nodes_to_be_processed()
-            kind = kinds[pair] = (isinstance(node, Node), isinstance(node, types))
+            kind = kinds[pair] = handling(self, node)
         if kind[0]:
             parent_node = node.parent
             if node.children is not None:
+                if cls not in pre_hooks:
+                    hook = cls.pre_processing_of_child
+                    pre_hooks[cls] = None if hook is no_pre else hook
+                pre = pre_hooks[cls]
                 for i, child_node in enumerate(node.children):
-                    self.pre_processing_of_child(node, i)
+                    if pre is not None:
+                        pre(self, node, i)
                     self.traverse_node_recursively(child_node, i)
-            if kind[1]:
-                node = self.process(node)
+            if kind[1] is not None:
+                node = kind[1](self, node)
                 node.parent = parent_node
                 if parent_node:
                     parent_node.children[child_id] = node
@@ -330,15 +352,114 @@ def install_update_validation_walks() -> None:
     replace(UpdateExpressionValidator, "get_ast_processors", get_ast_processors)
     replace(UpdateExpressionValidator, "validate", validate)
 
+    # The validator's copy of the expression tree, unpickled from the tree's pickle, taken once
+    # per tree: the parsed trees are shared (``install_expressions_once``) and never changed,
+    # since every validation works on a copy. Each entry holds its tree, so no id is reused.
+    pickles: dict[int, tuple[Any, bytes]] = {}
+
     def deepcopy(value: Any, memo: Any = None) -> Any:
         if SPEED.enabled and isinstance(value, Node):
+            found = pickles.get(id(value))
+            if found is not None and found[0] is value:
+                return pickle.loads(found[1])
             try:
-                return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+                pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # a node holding something that does not pickle
-                pass
+                return copy.deepcopy(value, memo)
+            if len(pickles) < 4096:
+                pickles[id(value)] = (value, pickled)
+            return pickle.loads(pickled)
         return copy.deepcopy(value, memo)
 
     validators.deepcopy = deepcopy  # type: ignore[assignment]
+
+
+def install_new_items_validated_once() -> None:
+    if not once("new-items-validated-once"):
+        return
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+        ExpressionAttribute,
+        ExpressionAttributeName,
+        Node,
+    )
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    # UpdateItem of an item that does not exist yet validates its expression twice
+    # (``DynamoDBBackend.update_item``): against an empty item, so that a bad expression
+    # creates nothing, then against the item just created, which holds only its key. The first
+    # answer is thrown away. When the expression names no key attribute, both walks look up
+    # only attributes neither item has, with the same names, values and table, so the second
+    # answer is the first: it is kept, per thread, for the validator that comes next, and used
+    # if that one is built from the same tree, names and values objects for an item holding
+    # nothing but its key.
+    pending = threading.local()
+    stock_init = UpdateExpressionValidator.__init__
+    stock_validate = UpdateExpressionValidator.validate
+
+    def attributes_named(tree: Any) -> tuple[frozenset[str], frozenset[str]]:
+        """Every attribute name and name placeholder anywhere in an expression tree."""
+        found = tree.__dict__.get("_stepsaga_named")
+        if found is None:
+            names: set[str] = set()
+            placeholders: set[str] = set()
+            nodes = [tree]
+            while nodes:
+                node = nodes.pop()
+                if isinstance(node, ExpressionAttribute):
+                    names.add(node.get_attribute_name())
+                elif isinstance(node, ExpressionAttributeName):
+                    placeholders.add(node.get_attribute_name_placeholder())
+                elif isinstance(node, Node) and node.children:
+                    nodes.extend(node.children)
+            found = tree._stepsaga_named = (frozenset(names), frozenset(placeholders))
+        return found
+
+    def names_no_key(self: Any, tree: Any) -> bool:
+        names, placeholders = attributes_named(tree)
+        aliases = self.expression_attribute_names or {}
+        if not placeholders <= aliases.keys():
+            return False  # the validation raises; nothing to keep
+        named = names | {aliases[p] for p in placeholders}
+        return named.isdisjoint(self.table.table_key_attrs)
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        kept: tuple[Any, Any, Any, Any, Any] | None = getattr(pending, "kept", None)
+        pending.kept = None
+        if SPEED.enabled and kept is not None:
+            tree, names, values, kept_table, answer = kept
+            item, keys = kwargs.get("item"), set(kept_table.table_key_attrs)
+            if (
+                expression is tree
+                and kwargs.get("expression_attribute_names") is names
+                and kwargs.get("expression_attribute_values") is values
+                and kwargs.get("table") is kept_table
+                and item is not None
+                and set(item.attrs) <= keys
+            ):
+                self.__dict__.update(kwargs)
+                self._stepsaga_answer = answer
+                return
+        stock_init(self, expression, *args, **kwargs)
+        self._stepsaga_tree_of_new_item = expression if not args and not self.item.attrs else None
+
+    def validate(self: Any) -> Any:
+        answer = self.__dict__.get("_stepsaga_answer")
+        if answer is not None:
+            return answer
+        answer = stock_validate(self)
+        tree = self.__dict__.get("_stepsaga_tree_of_new_item")
+        if SPEED.enabled and tree is not None and names_no_key(self, tree):
+            pending.kept = (
+                tree,
+                self.expression_attribute_names,
+                self.expression_attribute_values,
+                self.table,
+                answer,
+            )
+        return answer
+
+    replace(UpdateExpressionValidator, "__init__", init)
+    replace(UpdateExpressionValidator, "validate", validate)
 
 
 def install_query_results_shallow() -> None:
@@ -417,8 +538,10 @@ PATCHED = {
     ),
     "moto.dynamodb.models.DynamoDBBackend.update_item": Pinned(
         "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f",
-        "install_transactions",
-        "the condition check and the write still happen inside this one call",
+        "install_transactions, install_new_items_validated_once",
+        "the condition check and the write still happen inside this one call; a new item's expression "
+        "is validated against an empty item, then against the item holding its key, with the same "
+        "tree, names and values objects, and nothing else validates in between",
     ),
     "moto.dynamodb.models.DynamoDBBackend.delete_item": Pinned(
         "083a4bb1af18f6fd2feef40195a4c9c803da66cb2cacd14f87916c6e76930ea5",
@@ -456,14 +579,21 @@ PATCHED = {
         "install_update_validation_walks",
         "the walk is copied: port any change to it",
     ),
+    "moto.dynamodb.parsing.ast_nodes.DepthFirstTraverser.process": Pinned(
+        "58328ec7c2f9b1f96244bf498dd0ca6d91e2fd83ea57a82f6190997b8d1f9d51",
+        "install_update_validation_walks",
+        "that it still calls the first map entry the node is an instance of, and that every "
+        "processor's _processing_map holds its own bound methods, the same for every instance",
+        replaced=False,
+    ),
     "moto.dynamodb.parsing.validators.Validator.__init__": Pinned(
         "9489b532dd0fb359e273711c1a67971f1b73af47ddbaa91868e9cc42a26ddbb3",
-        "install_update_validation_walks",
+        "install_update_validation_walks, install_new_items_validated_once",
         "that it still takes the tree first and asks get_ast_processors before it copies the tree",
     ),
     "moto.dynamodb.parsing.validators.Validator.validate": Pinned(
         "5a99f0d36c7b7b8ebfa3e745203515f57a9b99109cfca55a039153a8f6b081c6",
-        "install_update_validation_walks",
+        "install_update_validation_walks, install_new_items_validated_once",
         "that it runs every processor and raises on the first refusal",
     ),
     "moto.dynamodb.parsing.validators.UpdateExpressionValidator.get_ast_processors": Pinned(

@@ -214,6 +214,34 @@ def install_routes_once() -> None:
     replace(stubber_module.BotocoreStubber, "process_request", process_request)
 
 
+def install_json_errors_without_xml() -> None:
+    if not once("json-errors-without-xml"):
+        return
+    import json
+
+    from moto.core.exceptions import JsonRESTError
+    from werkzeug.exceptions import HTTPException
+
+    # A JSON error's constructor renders an XML body (``_RESTError.__init__``, xmltodict) and
+    # then replaces it with the JSON one. DynamoDB's update executor raises and catches such an
+    # error for every attribute an ADD or SET creates (``ProvidedKeyDoesNotExist``), so that XML
+    # is made ~2 times per parallel Map item and thrown away. Here the same fields are set
+    # without it.
+    stock = JsonRESTError.__init__
+
+    def init(self: Any, error_type: str, message: str, _: str = "", **kwargs: Any) -> None:
+        if not SPEED.enabled:
+            return stock(self, error_type, message, _, **kwargs)
+        HTTPException.__init__(self)
+        self.error_type = error_type
+        self.message = message
+        self.description = json.dumps({"__type": error_type, "message": message})
+        self.content_type = "application/json"
+        return None
+
+    replace(JsonRESTError, "__init__", init)
+
+
 # --- upgrade guard: what the patches here replace or copy, as written against guard.VERSIONS ---
 PATCHED = {
     "moto.core.utils.method_names_from_class": Pinned(
@@ -241,6 +269,17 @@ PATCHED = {
         "86cd4a4051dd20e836fcc671792a66d3715be4c4f963705b2ae5f400bf0259d7",
         "install_json_answers_unscanned",
         "that it still only rewrites <RequestId> in the body and adds the request id and status",
+    ),
+    "moto.core.exceptions.JsonRESTError.__init__": Pinned(
+        "c4d537e5b3334543d7f1b35f15648582b1e711343d37631b8a821a3d1b0ed8c8",
+        "install_json_errors_without_xml",
+        "the fields it sets after its base's constructor: the patch sets them itself",
+    ),
+    "moto.core.exceptions._RESTError.__init__": Pinned(
+        "ee3198e8672e579c5703a848995926643a3fca2da451519652063e5e2a6d30d9",
+        "install_json_errors_without_xml",
+        "every field it sets but the XML description (the JSON constructor replaces that one)",
+        replaced=False,
     ),
     "moto.core.botocore_stubber.BotocoreStubber.process_request": Pinned(
         "f79a1a778c7e755f0c7f234cdab9e36312ed2b16d7051baf06b04872f79dd5b2",

@@ -31,9 +31,13 @@ canonical request, four HMACs        finds the account there), a fixed signature
                                      (``INITIAL_NO_AUTH_ACTION_COUNT``)
 tokenise and parse every DynamoDB    once per expression and the names and values it uses    dynamodb
 condition and update expression
-walk an update's AST rebuilding the  the table looked up once per walk; the AST copied by    dynamodb
-node-type table at every node;       pickle
-deep-copy the AST
+walk an update's AST rebuilding the  what a processor does to a node class worked out once  dynamodb
+node-type table at every node;       per (processor, node class); the AST copied from its
+deep-copy the AST                    pickle, taken once per parsed tree
+validate a new item's update twice   once, when the expression names no key attribute (the   dynamodb
+(empty item, then the key alone)     two walks then see the same thing)
+render an XML body for a JSON error, the JSON body alone (DynamoDB raises and catches one    moto_core
+then replace it with the JSON one    per attribute an ADD or SET creates)
 re-size an item for every attribute  a running total (the same limit, the same error)        dynamodb
 set (quadratic)
 deep-copy a Query's matches before   copy each item's attribute table: what follows          dynamodb
