@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="where the e2e suite sends HTTP requests (default: embedded, or $STEPSAGA_E2E_TARGET)",
     )
+
+
+# The longest tests (minutes between them: sagas at the size limit, sagas under load). Under
+# pytest-xdist (`-n auto --dist loadfile`, the README's command) each is its own unit of work
+# and they are handed out first, so the workers start on them and share the rest; as whole
+# files they would run on one worker, after everything else.
+RUN_ALONE = ("tests/statemachine/test_saga_size.py", "tests/statemachine/test_load.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in RUN_ALONE)  # stable
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SlowTestsFirstAndAlone(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.split("::", 1)[0] in RUN_ALONE:
+                return nodeid
+            return str(super()._split_scope(nodeid))
+
+    config.option.loadscopereorder = False  # keep the collection's order: RUN_ALONE first
+    return SlowTestsFirstAndAlone(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ from tests.statemachine.test_fault_matrix import (
     unplanned_retries,
 )
 
-pytestmark = pytest.mark.statemachine
+pytestmark = [pytest.mark.statemachine, pytest.mark.slow]
 
 SAGAS = int(os.environ.get("STEPSAGA_LOAD_SAGAS", "200"))
 COMPENSATIONS = tuple(f"Compensate{step}" for step in COMPENSABLE)
