@@ -1209,35 +1209,53 @@ def test_cdk_deploy_updates_a_running_stack_from_its_uploaded_template(aws: Aws)
     )
 
 
-def test_string_literals_are_parsed_one_thread_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CPython 3.11 counts the AST conversion's depth per interpreter: two executions parsing ASL
-    string literals at once could fail one with "AST constructor recursion depth mismatch"
-    (``States.Runtime``). moto's parser reaches ``ast.literal_eval`` one thread at a time."""
+def _subscript_fails() -> Any:
+    return {"a": 1}["b"] + 0  # a traceback underlines the subscript: Python 3.11 parses the line
+
+
+def test_every_ast_parse_takes_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython 3.11 counts the AST conversion's depth per interpreter: two threads in
+    ``ast.parse`` at once could fail one with "AST constructor recursion depth mismatch" — an
+    execution unescaping an ASL string literal (``States.Runtime``) while a failing handler's
+    traceback is formatted. Both parse one thread at a time."""
     import ast
+    import builtins
+    import traceback
 
     from moto.stepfunctions.parser.asl.antlt4utils import antlr4utils
 
     patches.install()
-    stock = ast.literal_eval
-    inside, most, count = [0], [0], threading.Lock()
+    inside, most, modes, count = [0], [0], [], threading.Lock()
 
-    def watched(source: str) -> Any:
+    def watched(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -> Any:
         with count:
             inside[0] += 1
             most[0] = max(most[0], inside[0])
+            modes.append(mode)
         time.sleep(0.002)  # long enough for another thread to come in, were it let in
         try:
-            return stock(source)
+            return builtins.compile(source, filename, mode, *args, **kwargs)
         finally:
             with count:
                 inside[0] -= 1
 
-    monkeypatch.setattr(ast, "literal_eval", watched)
+    monkeypatch.setattr(ast, "compile", watched, raising=False)  # what ast.parse calls
 
     class Literal:
         def getText(self) -> str:
             return '"a\\nb"'
 
+    def traced(_: int) -> str:
+        try:
+            _subscript_fails()
+        except KeyError as error:
+            return "".join(traceback.format_exception(error))
+        raise AssertionError("no KeyError")
+
     with ThreadPoolExecutor(8) as pool:
-        parsed = list(pool.map(lambda _: antlr4utils.from_string_literal(Literal()), range(64)))  # type: ignore[arg-type]
-    assert parsed == ["a\nb"] * 64 and most[0] == 1
+        literals = pool.map(lambda _: antlr4utils.from_string_literal(Literal()), range(32))  # type: ignore[arg-type]
+        tracebacks = pool.map(traced, range(32))
+        parsed, formatted = list(literals), list(tracebacks)
+    assert parsed == ["a\nb"] * 32 and all("^^^" in text for text in formatted)
+    assert {"eval", "exec"} <= set(modes)  # literal_eval's parses and the tracebacks' parses
+    assert most[0] == 1

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 
 from stepsaga.embedded.patches.guard import Pinned, replace
@@ -721,30 +721,31 @@ def install_execution_names() -> None:
 
 
 # --- string literals parsed one thread at a time ----------------------------------------------------
-class _SerialAst:
-    """The ``ast`` that moto's ASL parser sees: ``literal_eval`` one thread at a time.
-
-    CPython 3.11 keeps the AST conversion's recursion depth per interpreter, not per thread: two
-    executions parsing string literals at once (``from_string_literal``, on every state's
-    evaluation) can fail one of them with "AST constructor recursion depth mismatch", which the
-    state reports as ``States.Runtime``. Seen once in the conformance suite."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def literal_eval(self, source: str) -> Any:
-        import ast
-
-        with self._lock:
-            return ast.literal_eval(source)
+_AST_PARSE = threading.RLock()  # re-entrant: a finalizer run by the GC mid-parse may parse too
 
 
 def install_serial_string_literals() -> None:
+    """Every ``ast.parse`` in the process, one thread at a time.
+
+    CPython 3.11 keeps the AST conversion's recursion depth per interpreter, not per thread: two
+    threads in ``ast.parse`` at once can fail one of them with "AST constructor recursion depth
+    mismatch". Here two kinds of thread parse: moto's ASL parser unescapes every string literal
+    it evaluates with ``ast.literal_eval`` (a state then fails with ``States.Runtime``), and
+    Python 3.11's traceback module parses each source line it underlines (``^^^``), which a
+    failing handler's error report does. Both reach the module's ``parse``, so it takes turns.
+    """
     if not once("serial-string-literals"):
         return
-    from moto.stepfunctions.parser.asl.antlt4utils import antlr4utils
+    import ast
 
-    antlr4utils.ast = _SerialAst()  # type: ignore[assignment]
+    stock = ast.parse
+
+    @wraps(stock)
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        with _AST_PARSE:
+            return stock(*args, **kwargs)
+
+    replace(ast, "parse", parse)
 
 
 # --- speed (off with SPEED: the same answers, computed once) --------------------------------------
@@ -970,7 +971,7 @@ PATCHED = {
     "moto.stepfunctions.parser.asl.antlt4utils.antlr4utils.from_string_literal": Pinned(
         "516a21a5607ff5c986681e5880e8465c6093dcda042263c2b903058a716b4c4e",
         "install_serial_string_literals",
-        "that it still reaches literal_eval through the module's own ``ast`` name",
+        "that it still unescapes literals with ast.literal_eval (which calls ast.parse)",
         replaced=False,
     ),
     (
