@@ -480,6 +480,49 @@ def test_a_new_item_is_validated_once_and_answered_as_stock_moto_answers(
     assert validations.count(True) == validations.count(False) - 2, validations
 
 
+def test_a_kept_validation_never_outlives_its_call(mocked: None) -> None:
+    """A new item's first validation passes, then its creation fails (a key of the wrong
+    type): the answer kept for the second validation must not serve the next call, even one
+    with the same names and values objects (a review found it did)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    def calls(ddb: Any, table: str) -> list[Any]:
+        backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+        ddb.put_item(TableName=table, Item=key("held"))  # an item holding only its key
+        names: dict[str, str] = {}
+        values = {":v": {"S": "first"}}
+        try:
+            backend.update_item(table, {"pk": {"N": "1"}, "sk": {"S": "x"}}, "SET a = :v", names, values)
+            refused = None
+        except Exception as error:
+            refused = type(error).__name__
+        values[":v"] = {"S": "second"}  # the same objects, other contents
+        item = backend.update_item(table, key("held"), "SET a = :v", names, values)
+        return [refused, item.to_json()["Attributes"]["a"]]
+
+    fast, stock = both_ways(calls)
+    assert fast == stock
+    assert fast[0] is not None and fast[1] == {"S": "second"}
+
+
+def test_every_parsed_tree_keeps_its_pickle(mocked: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validator copies a tree from a pickle taken once per tree, however many trees there
+    are (a review found the cache full, and never refreshed, after 4,096)."""
+    import pickle
+
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    trees = [UpdateExpressionParser.make(f"SET a{n} = :v") for n in range(5000)]
+    for tree in trees:
+        validators.deepcopy(tree)
+    stock, taken = pickle.dumps, []
+    monkeypatch.setattr(pickle, "dumps", lambda *a, **k: taken.append(1) or stock(*a, **k))
+    copies = [validators.deepcopy(tree) for tree in (trees[0], trees[-1])]
+    assert taken == [] and [type(c) for c in copies] == [type(trees[0]), type(trees[-1])]
+
+
 def test_a_json_error_has_the_fields_and_answer_stock_moto_gives_it(mocked: None) -> None:
     """The JSON errors built without their discarded XML body: every field, header and body alike."""
     from moto.dynamodb.exceptions import (

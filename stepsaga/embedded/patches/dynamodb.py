@@ -353,21 +353,18 @@ def install_update_validation_walks() -> None:
     replace(UpdateExpressionValidator, "validate", validate)
 
     # The validator's copy of the expression tree, unpickled from the tree's pickle, taken once
-    # per tree: the parsed trees are shared (``install_expressions_once``) and never changed,
-    # since every validation works on a copy. Each entry holds its tree, so no id is reused.
-    pickles: dict[int, tuple[Any, bytes]] = {}
-
+    # per tree and kept on it: the parsed trees are shared (``install_expressions_once``) and
+    # their nodes never change, since every validation works on a copy (the patches here only
+    # add their own ``_stepsaga_*`` notes to a tree's root, which its copies need not carry).
     def deepcopy(value: Any, memo: Any = None) -> Any:
         if SPEED.enabled and isinstance(value, Node):
-            found = pickles.get(id(value))
-            if found is not None and found[0] is value:
-                return pickle.loads(found[1])
-            try:
-                pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # a node holding something that does not pickle
-                return copy.deepcopy(value, memo)
-            if len(pickles) < 4096:
-                pickles[id(value)] = (value, pickled)
+            pickled = value.__dict__.get("_stepsaga_pickle")
+            if pickled is None:
+                try:
+                    pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception:  # a node holding something that does not pickle
+                    return copy.deepcopy(value, memo)
+                value._stepsaga_pickle = pickled
             return pickle.loads(pickled)
         return copy.deepcopy(value, memo)
 
@@ -460,6 +457,21 @@ def install_new_items_validated_once() -> None:
 
     replace(UpdateExpressionValidator, "__init__", init)
     replace(UpdateExpressionValidator, "validate", validate)
+
+    # The kept answer belongs to one call: were the item's creation to fail between the two
+    # validations (a key of the wrong type), the next call on this thread must not find it.
+    from moto.dynamodb.models import DynamoDBBackend
+
+    stock_update_item = DynamoDBBackend.update_item
+
+    def update_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        pending.kept = None
+        try:
+            return stock_update_item(self, *args, **kwargs)
+        finally:
+            pending.kept = None
+
+    replace(DynamoDBBackend, "update_item", update_item)
 
 
 def install_query_results_shallow() -> None:
