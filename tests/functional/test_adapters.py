@@ -1209,6 +1209,24 @@ def test_cdk_deploy_updates_a_running_stack_from_its_uploaded_template(aws: Aws)
     )
 
 
+def test_a_parse_kept_waiting_goes_ahead_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parse lock never deadlocks: a finalizer the collector runs mid-parse may wait on a
+    lock whose holder is about to parse (a review built one); after ``_AST_PARSE_WAIT`` the
+    waiting parse goes ahead, as stock Python's would."""
+    import ast
+
+    patches.install()
+    monkeypatch.setattr(stepfunctions, "_AST_PARSE_WAIT", 0.05)
+    parsed: list[Any] = []
+    with stepfunctions._AST_PARSE:  # held here, as by a thread stuck in a finalizer
+        waiting = threading.Thread(target=lambda: parsed.append(ast.parse("1 + 1", mode="eval")))
+        waiting.start()
+        waiting.join(timeout=10)
+        alone = not waiting.is_alive()
+    waiting.join()
+    assert alone and isinstance(parsed[0], ast.Expression)
+
+
 def _subscript_fails() -> Any:
     return {"a": 1}["b"] + 0  # a traceback underlines the subscript: Python 3.11 parses the line
 

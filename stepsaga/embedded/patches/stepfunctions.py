@@ -722,6 +722,9 @@ def install_execution_names() -> None:
 
 # --- string literals parsed one thread at a time ----------------------------------------------------
 _AST_PARSE = threading.RLock()  # re-entrant: a finalizer run by the GC mid-parse may parse too
+# How long a parse waits for its turn before going ahead alone (as stock Python would): a
+# finalizer run mid-parse by the collector may wait on a lock whose holder is about to parse.
+_AST_PARSE_WAIT = 1.0
 
 
 def install_serial_string_literals() -> None:
@@ -732,7 +735,8 @@ def install_serial_string_literals() -> None:
     mismatch". Here two kinds of thread parse: moto's ASL parser unescapes every string literal
     it evaluates with ``ast.literal_eval`` (a state then fails with ``States.Runtime``), and
     Python 3.11's traceback module parses each source line it underlines (``^^^``), which a
-    failing handler's error report does. Both reach the module's ``parse``, so it takes turns.
+    failing handler's error report does. Both reach the module's ``parse``, so it takes turns;
+    a parse kept waiting ``_AST_PARSE_WAIT`` goes ahead alone rather than risk a deadlock.
     """
     if not once("serial-string-literals"):
         return
@@ -742,8 +746,12 @@ def install_serial_string_literals() -> None:
 
     @wraps(stock)
     def parse(*args: Any, **kwargs: Any) -> Any:
-        with _AST_PARSE:
+        if not _AST_PARSE.acquire(timeout=_AST_PARSE_WAIT):
             return stock(*args, **kwargs)
+        try:
+            return stock(*args, **kwargs)
+        finally:
+            _AST_PARSE.release()
 
     replace(ast, "parse", parse)
 
