@@ -36,7 +36,6 @@ from functions.api.models import (
     SAGA_ID,
     Approve,
     Cancel,
-    ExecutionStatus,
     Machine,
     SetPriority,
     StartSaga,
@@ -46,7 +45,7 @@ from functions.api.models import (
 from functions.api.settings import ApiSettings
 from functions.common import aws
 from functions.common.arns import execution_arn
-from functions.common.names import PARENT_MACHINES, TEST_GENERATION
+from functions.common.names import PARENT_MACHINES, TEST_GENERATION, ExecutionStatus
 from functions.common.observability import logger
 from functions.common.store import DynamoSagaStore
 from functions.control import SagaControl, SignalError

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     Machine = str
 else:  # pydantic validates (and OpenAPI lists) exactly the names of the machines the API starts
     Machine = Literal[API_MACHINES]
-ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 Priority = Literal["low", "normal", "high"]
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_-]{1,64}$"
 # ...and not the shape of a parent's child saga id (``<parent>-p<index>``, CHILD_SAGA_ID): those

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from functions.common.names import FaultMode
 from functions.common.stories import yielded_tests
 
 MAX_STORIES = 50
@@ -86,7 +87,7 @@ class Fault(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    mode: Literal["transient", "permanent", "exhaust", "partial", "hang"]
+    mode: FaultMode
     # For a step that runs per item: only items whose id starts with one of these prefixes.
     items: list[Text] | None = Field(default=None, max_length=1000)
     times: int = Field(default=1, ge=1, le=100)

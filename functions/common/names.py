@@ -7,6 +7,8 @@ output and context keys).
 
 from __future__ import annotations
 
+from typing import Literal
+
 # -- state machines (declared in statemachines/catalogue.py under these names) ----------------
 TEST_GENERATION = "test-generation"
 PARALLEL_TEST_GENERATION = "parallel-test-generation"
@@ -27,6 +29,11 @@ CHILD_SAGA_ID = "{}-p{}"
 
 # The error (and Fail state) a saga ends with when a compensation kept failing.
 COMPENSATION_FAILED = "CompensationFailed"
+
+# What Step Functions says of an execution (DescribeExecution, ListExecutions' filter).
+ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+# The faults a test or demo may inject at a state (functions/common/models.py ``Fault``).
+FaultMode = Literal["transient", "permanent", "exhaust", "partial", "hang"]
 
 # -- metrics and events ---------------------------------------------------------------------
 METRIC_NAMESPACE = "StepSaga"

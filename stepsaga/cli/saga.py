@@ -32,16 +32,22 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 from urllib.parse import quote, urlencode, urlsplit
 
-from functions.common.names import API_MACHINES, COMPENSATION_FAILED, PARENT_MACHINES
+from functions.common.names import (
+    API_MACHINES,
+    COMPENSATION_FAILED,
+    PARENT_MACHINES,
+    ExecutionStatus,
+    FaultMode,
+)
 from stepsaga.cli.history import table as history_table
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8000"
 MACHINES = API_MACHINES
-STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
-FAULT_MODES = ("transient", "permanent", "exhaust", "partial", "hang")
+STATUSES = get_args(ExecutionStatus)
+FAULT_MODES = get_args(FaultMode)
 
 
 def default_endpoint() -> str:
