@@ -846,6 +846,31 @@ def test_a_query_reads_only_its_own_partition(table: tuple[Any, str, Any]) -> No
     assert nothing["Items"] == []
 
 
+class _WrittenMeanwhile(dict[str, Any]):
+    """A partition whose reading lets another writer add a partition to the table, as a thread
+    writing while a scan or an index query walks the table would (writes take the lock, reads
+    do not)."""
+
+    def __init__(self, partition: dict[str, Any], table_items: dict[str, Any]) -> None:
+        super().__init__(partition)
+        self._table_items = table_items
+
+    def values(self) -> Any:
+        self._table_items.setdefault(f"late-{len(self._table_items)}", {})
+        return super().values()
+
+
+def test_a_walk_of_the_whole_table_survives_a_write_meanwhile(table: tuple[Any, str, Any]) -> None:
+    """Stock moto walks the live dicts: the read failed with "dictionary changed size during
+    iteration" (a 500 from an index Query during a CI run)."""
+    ddb, name, stored = table
+    for pk in ("a", "b"):
+        ddb.put_item(TableName=name, Item=_item(pk, "x", n=pk))
+    stored.items["a"] = _WrittenMeanwhile(stored.items["a"], stored.items)
+    scanned = ddb.scan(TableName=name)
+    assert sorted(item["pk"]["S"] for item in scanned["Items"]) == ["a", "b"]
+
+
 # --- stepfunctions: nested executions -------------------------------------------------------------
 def _start_child(aws: Aws, resource: str, child_states: dict[str, Any]) -> Run:
     child = aws.machine(f"child-{aws._count}-{len(resource)}", child_states)

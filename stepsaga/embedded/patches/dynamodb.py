@@ -138,13 +138,26 @@ def install_partition_queries() -> None:
 
     from moto.dynamodb.models.table import Table
 
-    all_items, query = Table.all_items, Table.query
+    query = Table.query
     signature = inspect.signature(query)
+
+    def every_item(self: Any) -> list[Any]:
+        """``Table.all_items``, over a snapshot of each dict it walks: a write on another thread
+        (writes take ``_TRANSACTIONS``, reads do not) could otherwise add a partition or an item
+        mid-walk, and the read failed with "dictionary changed size during iteration" (a 500
+        from an index Query in CI). Copying a dict's values is one step under the GIL."""
+        items: list[Any] = []
+        for partition in list(self.items.values()):
+            if self.range_key_attr:
+                items.extend(list(partition.values()))
+            else:
+                items.append(partition)
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
     def partition_items(self: Any) -> Any:
         only = getattr(_PARTITION, "key", None)
         if only is None or only[0] is not self:
-            return all_items(self)
+            return every_item(self)
         found = self.items.get(only[1])
         if found is None:
             return []
@@ -563,7 +576,8 @@ PATCHED = {
     "moto.dynamodb.models.table.Table.all_items": Pinned(
         "c80d2ee3c896acd0cab6ca35aaeae3ab3fb65858933f8a3403d4e027c240f31d",
         "install_partition_queries",
-        "that it still lists every item, sorted as partition_items sorts one partition",
+        "the listing is copied (every_item, over snapshots of the dicts): port any change, and keep "
+        "the order partition_items gives one partition",
     ),
     "moto.dynamodb.models.table.Table.query": Pinned(
         "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
