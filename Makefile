@@ -21,8 +21,8 @@ asl: $(PY)                         ## regenerate statemachines/asl/*.asl.json an
 	$(PY) -m statemachines
 viewer: $(PY)                      ## the local execution viewer on 127.0.0.1:8080
 	$(PY) -m stepsaga viewer --port 8080
-bench: $(PY)                       ## latency, saga length, throughput, test loop (vs stock moto), scale, cost, cold start
-	$(PY) -m bench.latency --png docs/latency.png && $(PY) -m bench.orchestration && $(PY) -m bench.testloop && $(PY) -m bench.scale && $(PY) -m stepsaga cost && $(PY) -m bench.coldstart
+bench: $(PY)                       ## latency, saga length, throughput, test loop, scale, vs the durable peer, CPU by layer, collector, cost, cold start
+	$(PY) -m bench.latency --png docs/latency.png && $(PY) -m bench.orchestration && $(PY) -m bench.testloop && $(PY) -m bench.scale && $(PY) -m bench.versus --png docs/versus.png && $(PY) -m bench.where && $(PY) -m bench.collector && $(PY) -m stepsaga cost && $(PY) -m bench.coldstart
 synth: $(PY)                       ## cdk synth (needs the CDK CLI: npx aws-cdk)
 	npx --yes aws-cdk@2 synth
 deploy: $(PY)                      ## cdk deploy to the current AWS account
