@@ -117,6 +117,7 @@ class EmbeddedStack:
         gc.unfreeze()
         if self._thresholds is not None:
             gc.set_threshold(*self._thresholds)
+            self._thresholds = None
 
     def start_services(self) -> None:
         for key, value in {
@@ -233,7 +234,8 @@ class EmbeddedStack:
         # every 20,000. Only when and how often cycles are collected changes; ``__exit__``
         # hands the heap back and restores the process's thresholds.
         gc.freeze()
-        self._thresholds = gc.get_threshold()
+        if self._thresholds is None:  # a second deploy() must not take ours for the process's
+            self._thresholds = gc.get_threshold()
         gc.set_threshold(*COLLECT_EVERY)
 
     def _publish_assets(self, assembly: Path) -> None:
