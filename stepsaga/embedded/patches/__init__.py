@@ -12,7 +12,7 @@ pins the source of every moto, botocore or werkzeug function it replaces or copi
 
     awslambda       in-process invoke, per-thread environment, the Lambda context
     stepfunctions   callbacks and task tokens, errors, aborts, nested executions, the clock, completion,
-                    string literals parsed one thread at a time
+                    ast.parse one thread at a time (string literals, tracebacks)
     cloudformation  state machines with their substitutions, versions and aliases, change sets
     dynamodb        atomic transactions, serialised conditional writes, partition queries
     moto_core       request routing, request ids, WSGI environ (speed only)
@@ -52,7 +52,7 @@ def install() -> None:
     stepfunctions.install_executions_with_environment()
     stepfunctions.install_branch_failures()
     stepfunctions.install_aborts()
-    stepfunctions.install_serial_string_literals()
+    stepfunctions.install_serial_ast_parsing()
     _install_speedups()
     dynamodb.install_transactions()
     stepfunctions.install_completion_events()

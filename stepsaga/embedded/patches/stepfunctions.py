@@ -720,14 +720,14 @@ def install_execution_names() -> None:
     replace(StepFunctionsParserBackend, "start_execution", start_execution)
 
 
-# --- string literals parsed one thread at a time ----------------------------------------------------
+# --- ast.parse one thread at a time (moto's string literals, tracebacks) ------------------------------
 _AST_PARSE = threading.RLock()  # re-entrant: a finalizer run by the GC mid-parse may parse too
 # How long a parse waits for its turn before going ahead alone (as stock Python would): a
 # finalizer run mid-parse by the collector may wait on a lock whose holder is about to parse.
 _AST_PARSE_WAIT = 1.0
 
 
-def install_serial_string_literals() -> None:
+def install_serial_ast_parsing() -> None:
     """Every ``ast.parse`` in the process, one thread at a time.
 
     CPython 3.11 keeps the AST conversion's recursion depth per interpreter, not per thread: two
@@ -738,7 +738,7 @@ def install_serial_string_literals() -> None:
     failing handler's error report does. Both reach the module's ``parse``, so it takes turns;
     a parse kept waiting ``_AST_PARSE_WAIT`` goes ahead alone rather than risk a deadlock.
     """
-    if not once("serial-string-literals"):
+    if not once("serial-ast-parsing"):
         return
     import ast
 
@@ -978,7 +978,7 @@ _JSON_ONLY = "that its copy.deepcopy still copies JSON values only, where no one
 PATCHED = {
     "moto.stepfunctions.parser.asl.antlt4utils.antlr4utils.from_string_literal": Pinned(
         "516a21a5607ff5c986681e5880e8465c6093dcda042263c2b903058a716b4c4e",
-        "install_serial_string_literals",
+        "install_serial_ast_parsing",
         "that it still unescapes literals with ast.literal_eval (which calls ast.parse)",
         replaced=False,
     ),
