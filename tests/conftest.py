@@ -38,8 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 RUN_ALONE = ("tests/statemachine/test_saga_size.py", "tests/statemachine/test_load.py")
 
 
+def _runs_alone(nodeid: str) -> bool:
+    return nodeid.split("::", 1)[0] in RUN_ALONE
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in RUN_ALONE)  # stable
+    items.sort(key=lambda item: not _runs_alone(item.nodeid))  # stable
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -50,7 +54,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class SlowTestsFirstAndAlone(LoadFileScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.split("::", 1)[0] in RUN_ALONE:
+            if _runs_alone(nodeid):
                 return nodeid
             return str(super()._split_scope(nodeid))
 
