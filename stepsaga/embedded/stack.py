@@ -378,10 +378,13 @@ class EmbeddedStack:
         return list(merged_ledger(found).values()) if kind == "ledger" else found
 
     def artifact_keys(self, saga_id: str) -> list[str]:
-        response = self.client("s3").list_objects_v2(
-            Bucket=self.outputs[names.OUT_ARTIFACTS_BUCKET], Prefix=f"runs/{saga_id}/"
+        """Every artifact key of the saga: a page holds 1,000, a saga may have 3,000."""
+        pages = (
+            self.client("s3")
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.outputs[names.OUT_ARTIFACTS_BUCKET], Prefix=f"runs/{saga_id}/")
         )
-        return [o["Key"] for o in response.get("Contents", [])]
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Every message on the compensation dead-letter queue, left visible for others."""

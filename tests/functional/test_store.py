@@ -14,6 +14,7 @@ from functions.agents.ledger import created
 from functions.common import store as store_module
 from functions.common.errors import SagaFenced
 from functions.common.store import LEDGER_KEY, DynamoSagaStore, ledger_entry, merged_ledger
+from infra import names
 
 
 def test_set_status_marks_the_items_that_exist_and_creates_none(stack: Any) -> None:
@@ -208,3 +209,15 @@ def test_the_chunk_guesses_survive_threads_evicting_at_once() -> None:
     finally:
         sys.setswitchinterval(previous)
     assert errors == [] and len(store_module._NEXT_CHUNK) == store_module._NEXT_CHUNK_KEPT
+
+
+def test_artifact_keys_reads_past_the_first_page(stack: Any) -> None:
+    # A saga of MAX_TESTS tests has that many artifacts; ListObjectsV2 answers 1,000 at a time,
+    # and `stepsaga run` and the rollback assertions count them all.
+    saga_id = f"store-{uuid.uuid4().hex[:10]}"
+    s3 = stack.client("s3")
+    bucket = stack.outputs[names.OUT_ARTIFACTS_BUCKET]
+    for n in range(1_001):
+        s3.put_object(Bucket=bucket, Key=f"runs/{saga_id}/t{n:04d}.json", Body=b"{}")
+
+    assert len(stack.artifact_keys(saga_id)) == 1_001
