@@ -23,7 +23,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from functions.common.names import METRIC_NAMESPACE
+from functions.common.names import (
+    METRIC_COMPENSATION_FAILED,
+    METRIC_NAMESPACE,
+    METRIC_SAGAS_COMPENSATION_FAILED,
+    METRIC_SAGAS_ROLLED_BACK,
+    METRIC_SAGAS_STARTED,
+)
 from infra.names import camel
 from infra.observability import SERVICE as SAGA_EVENTS_SERVICE
 from statemachines.saga import REPORT_COMPENSATION_FAILURE
@@ -78,7 +84,7 @@ class SagaAlarms(Construct):
             "CompensationFailedAlarm",
             cloudwatch.Metric(
                 namespace=METRIC_NAMESPACE,
-                metric_name="CompensationFailed",
+                metric_name=METRIC_COMPENSATION_FAILED,
                 statistic="Sum",
                 period=Duration.minutes(1),
                 # The reporter's service name is its state's name (infra/stack.py).
@@ -121,9 +127,9 @@ class SagaAlarms(Construct):
                     dimensions_map={"saga_type": name, "service": SAGA_EVENTS_SERVICE},
                 )
                 for key, metric_name in (
-                    ("rolled", "SagasRolledBack"),
-                    ("stuck", "SagasCompensationFailed"),
-                    ("started", "SagasStarted"),
+                    ("rolled", METRIC_SAGAS_ROLLED_BACK),
+                    ("stuck", METRIC_SAGAS_COMPENSATION_FAILED),
+                    ("started", METRIC_SAGAS_STARTED),
                 )
             }
             alarm(

@@ -39,13 +39,15 @@ from functions.common.names import (
     ENV_SERVICE_NAME,
     ENV_STATE_MACHINE_PREFIX,
     EXECUTION_STATUS_CHANGE,
+    METRIC_ACTIVE_SAGAS,
     METRIC_NAMESPACE,
+    METRIC_SAGA_OUTCOMES,
+    METRIC_STEP_FAILED,
 )
 from infra import defaults
 
 HANDLER = "functions.handlers.saga_events.handler"
 SERVICE = "SagaEvents"  # the function's service name: the "service" dimension of its metrics
-OUTCOMES = ("SagasSucceeded", "SagasRolledBack", "SagasCompensationFailed", "SagasFailed")
 PERIOD = Duration.minutes(5)
 
 
@@ -145,8 +147,8 @@ class SagaObservability(Construct):
         success: list[cw.IMetric] = []
         compensation: list[cw.IMetric] = []
         for j, name in enumerate(self.state_machines):
-            ids = [f"s{j}o{i}" for i in range(len(OUTCOMES))]  # unique within a graph
-            using = {ids[i]: self.saga_metric(metric, name) for i, metric in enumerate(OUTCOMES)}
+            ids = [f"s{j}o{i}" for i in range(len(METRIC_SAGA_OUTCOMES))]  # unique within a graph
+            using = {ids[i]: self.saga_metric(metric, name) for i, metric in enumerate(METRIC_SAGA_OUTCOMES)}
             filled = [f"FILL({i}, 0)" for i in ids]
             finished = "(" + " + ".join(filled) + ")"
             success.append(
@@ -170,9 +172,9 @@ class SagaObservability(Construct):
     def _dashboard(self, name: str | None, queues: list[sqs.IQueue]) -> cw.Dashboard:
         success, compensation = self._rates()
         machines = self.state_machines
-        active = [self.saga_metric("ActiveSagas", n, "Maximum").with_(label=n) for n in machines]
+        active = [self.saga_metric(METRIC_ACTIVE_SAGAS, n, "Maximum").with_(label=n) for n in machines]
         p95 = [m.metric_time(statistic="p95", period=PERIOD, label=n) for n, m in machines.items()]
-        search = f'{{{METRIC_NAMESPACE},error,service,step}} MetricName="StepFailed"'
+        search = f'{{{METRIC_NAMESPACE},error,service,step}} MetricName="{METRIC_STEP_FAILED}"'
         step_failures = cw.MathExpression(
             expression=f"SEARCH('{search}', 'Sum', 300)",
             label="",

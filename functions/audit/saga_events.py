@@ -29,7 +29,15 @@ from typing import Any
 
 from functions import audit
 from functions.audit import active
-from functions.common.names import COMPENSATION_FAILED
+from functions.common.names import (
+    COMPENSATION_FAILED,
+    METRIC_ACTIVE_SAGAS,
+    METRIC_SAGAS_COMPENSATION_FAILED,
+    METRIC_SAGAS_FAILED,
+    METRIC_SAGAS_ROLLED_BACK,
+    METRIC_SAGAS_STARTED,
+    METRIC_SAGAS_SUCCEEDED,
+)
 from functions.common.names import ENV_STATE_MACHINE_PREFIX as PREFIX_ENV  # "<stack name>-"
 from functions.common.observability import logger, metric
 
@@ -63,14 +71,14 @@ def saga_type(state_machine_arn: str, prefix: str | None = None) -> str:
 
 def outcome_metric(status: str, error: str | None) -> str:
     if status == "RUNNING":
-        return "SagasStarted"
+        return METRIC_SAGAS_STARTED
     if status == "SUCCEEDED":
-        return "SagasSucceeded"
+        return METRIC_SAGAS_SUCCEEDED
     if status == "FAILED" and error == ROLLED_BACK_ERROR:
-        return "SagasRolledBack"
+        return METRIC_SAGAS_ROLLED_BACK
     if status == "FAILED" and error == COMPENSATION_FAILED_ERROR:
-        return "SagasCompensationFailed"
-    return "SagasFailed"
+        return METRIC_SAGAS_COMPENSATION_FAILED
+    return METRIC_SAGAS_FAILED
 
 
 def status_change(detail: dict[str, Any], prefix: str | None = None) -> StatusChange | None:
@@ -139,7 +147,7 @@ def process(detail: dict[str, Any]) -> dict[str, Any]:
     if counted.applied:
         metric(outcome_metric(change.status, change.error), saga_type=kind)
     if counted.count is not None:
-        metric("ActiveSagas", counted.count, saga_type=kind)
+        metric(METRIC_ACTIVE_SAGAS, counted.count, saga_type=kind)
 
     if record is not None and not counted.recorded:  # a change the counter ignored is audited too
         audit.append(change.saga_id, event_type, **fields)

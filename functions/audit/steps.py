@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from functions import audit
 from functions.common import aws
+from functions.common.names import METRIC_STEP_FAILED
 from functions.common.observability import logger, metric, tracer, tracing_enabled
 
 COMPENSATE_PREFIX = "Compensate"
@@ -164,7 +165,7 @@ def failed(scope: StepScope | None, error_type: str, message: str) -> None:
     if scope is None or scope.reported:
         return
     scope.reported = True
-    metric("StepFailed", step=scope.state, error=error_type)
+    metric(METRIC_STEP_FAILED, step=scope.state, error=error_type)
     if scope.audited:
         kind = audit.COMPENSATION_FAILED if scope.compensation else audit.STEP_FAILED
         audit.safely(

@@ -37,6 +37,26 @@ FaultMode = Literal["transient", "permanent", "exhaust", "partial", "hang"]
 
 # -- metrics and events ---------------------------------------------------------------------
 METRIC_NAMESPACE = "StepSaga"
+# The metrics the functions emit that others read: the alarms and the dashboard (infra/) and
+# `stepsaga metrics` (stepsaga/cli/metrics_summary.py).
+METRIC_SAGAS_STARTED = "SagasStarted"
+METRIC_SAGAS_SUCCEEDED = "SagasSucceeded"
+METRIC_SAGAS_ROLLED_BACK = "SagasRolledBack"
+METRIC_SAGAS_COMPENSATION_FAILED = "SagasCompensationFailed"
+METRIC_SAGAS_FAILED = "SagasFailed"
+# How a saga ended: SagaEvents emits one of these per saga, by saga_type.
+METRIC_SAGA_OUTCOMES = (
+    METRIC_SAGAS_SUCCEEDED,
+    METRIC_SAGAS_ROLLED_BACK,
+    METRIC_SAGAS_COMPENSATION_FAILED,
+    METRIC_SAGAS_FAILED,
+)
+METRIC_ACTIVE_SAGAS = "ActiveSagas"
+METRIC_STEP_FAILED = "StepFailed"
+METRIC_STEP_DURATION = "StepDuration"
+METRIC_COMPENSATION_EXECUTED = "CompensationExecuted"
+# ReportCompensationFailure sent a saga's dead letter (the alarm's metric).
+METRIC_COMPENSATION_FAILED = "CompensationFailed"
 # EventBridge's detail-type of Step Functions' execution events (what SagaEvents listens to).
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.common.errors import InvalidRequest
+from functions.common.names import METRIC_COMPENSATION_EXECUTED, METRIC_STEP_DURATION
 from functions.common.observability import logger, metric
 from functions.common.step import Step
 from functions.common.store import DynamoSagaStore, SagaStore
@@ -76,9 +77,8 @@ def forward(
     started = time.perf_counter()
     work = lambda: agent(step, DynamoSagaStore(step.settings))  # noqa: E731
     result = once_per_state(step, context, work) if at_least_once else work()
-    metric(
-        "StepDuration", (time.perf_counter() - started) * 1000, MetricUnit.Milliseconds, step=step.ctx.state
-    )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    metric(METRIC_STEP_DURATION, elapsed_ms, MetricUnit.Milliseconds, step=step.ctx.state)
     logger.info("step done", extra={"result": result})
     return result
 
@@ -95,6 +95,6 @@ def backward(event: dict[str, Any], agent: Forward, *, undoes: str) -> dict[str,
     step.fenced = store.begin_compensation(step.saga_id, undoes)
     step.faults.before_work(step.ctx)
     result = agent(step, store)
-    metric("CompensationExecuted", step=step.ctx.state)
+    metric(METRIC_COMPENSATION_EXECUTED, step=step.ctx.state)
     logger.info("compensation done", extra={"result": result})
     return result

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from functions.agents import compensation_failure
 from functions.audit.steps import lambda_handler
 from functions.common import aws, executions
-from functions.common.names import DEAD_LETTER_CLAIM_PREFIX
+from functions.common.names import DEAD_LETTER_CLAIM_PREFIX, METRIC_COMPENSATION_FAILED
 from functions.common.observability import logger, metric
 from functions.common.settings import Settings
 from functions.common.step import parse_event
@@ -102,7 +102,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         parsed.saga.get("compensation_error") or {},
         int(execution.get("redriveCount") or 0),  # this run of it: a redrive is another
     )
-    metric("CompensationFailed")
+    metric(METRIC_COMPENSATION_FAILED)
     logger.error(
         "compensation failed; saga needs a resume",
         extra={"left_to_undo": reported.left_to_undo, "already_sent": reported.already_sent},

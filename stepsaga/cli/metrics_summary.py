@@ -28,7 +28,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-OUTCOMES = ("SagasSucceeded", "SagasRolledBack", "SagasCompensationFailed", "SagasFailed")
+from functions.common.names import (
+    METRIC_COMPENSATION_EXECUTED,
+    METRIC_SAGA_OUTCOMES,
+    METRIC_SAGAS_COMPENSATION_FAILED,
+    METRIC_SAGAS_FAILED,
+    METRIC_SAGAS_ROLLED_BACK,
+    METRIC_SAGAS_STARTED,
+    METRIC_SAGAS_SUCCEEDED,
+    METRIC_STEP_DURATION,
+    METRIC_STEP_FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -94,17 +104,18 @@ class Summary:
 
     @property
     def finished(self) -> int:
-        return sum(self.outcomes[o] for o in OUTCOMES)
+        return sum(self.outcomes[o] for o in METRIC_SAGA_OUTCOMES)
 
     @property
     def success_rate(self) -> float | None:
-        return self.outcomes["SagasSucceeded"] / self.finished if self.finished else None
+        return self.outcomes[METRIC_SAGAS_SUCCEEDED] / self.finished if self.finished else None
 
     @property
     def compensation_rate(self) -> float | None:
         if not self.finished:
             return None
-        return (self.outcomes["SagasRolledBack"] + self.outcomes["SagasCompensationFailed"]) / self.finished
+        undone = self.outcomes[METRIC_SAGAS_ROLLED_BACK] + self.outcomes[METRIC_SAGAS_COMPENSATION_FAILED]
+        return undone / self.finished
 
     def p95(self) -> dict[str, float]:
         return {step: percentile(values, 95) for step, values in sorted(self.step_durations.items())}
@@ -113,17 +124,17 @@ class Summary:
 def summarise(samples: Iterable[Sample]) -> Summary:
     summary = Summary()
     for sample in samples:
-        if sample.name in OUTCOMES:
+        if sample.name in METRIC_SAGA_OUTCOMES:
             summary.outcomes[sample.name] += int(sample.value)
             summary.outcomes_by_type[sample.dimension("saga_type") or "?"][sample.name] += int(sample.value)
-        elif sample.name == "SagasStarted":
+        elif sample.name == METRIC_SAGAS_STARTED:
             summary.started += int(sample.value)
-        elif sample.name == "StepDuration":
+        elif sample.name == METRIC_STEP_DURATION:
             summary.step_durations[sample.dimension("step") or "?"].append(sample.value)
-        elif sample.name == "StepFailed":
+        elif sample.name == METRIC_STEP_FAILED:
             key = (sample.dimension("step") or "?", sample.dimension("error") or "?")
             summary.step_failures[key] += int(sample.value)
-        elif sample.name == "CompensationExecuted":
+        elif sample.name == METRIC_COMPENSATION_EXECUTED:
             summary.compensations[sample.dimension("step") or sample.dimension("service") or "?"] += int(
                 sample.value
             )
@@ -139,14 +150,14 @@ def render(summary: Summary) -> str:
         f"sagas finished: {summary.finished} (started {summary.started})",
         f"success rate: {_rate(summary.success_rate)}",
         f"compensation rate: {_rate(summary.compensation_rate)}"
-        f" (rolled back {summary.outcomes['SagasRolledBack']},"
-        f" compensation failed {summary.outcomes['SagasCompensationFailed']},"
-        f" other failures {summary.outcomes['SagasFailed']})",
+        f" (rolled back {summary.outcomes[METRIC_SAGAS_ROLLED_BACK]},"
+        f" compensation failed {summary.outcomes[METRIC_SAGAS_COMPENSATION_FAILED]},"
+        f" other failures {summary.outcomes[METRIC_SAGAS_FAILED]})",
     ]
     if len(summary.outcomes_by_type) > 1:
         for saga_type, counts in sorted(summary.outcomes_by_type.items()):
-            finished = sum(counts[o] for o in OUTCOMES)
-            rate = counts["SagasSucceeded"] / finished if finished else None
+            finished = sum(counts[o] for o in METRIC_SAGA_OUTCOMES)
+            rate = counts[METRIC_SAGAS_SUCCEEDED] / finished if finished else None
             lines.append(f"  {saga_type}: {finished} finished, success {_rate(rate)}")
     lines.append("p95 StepDuration per step (ms):")
     p95 = summary.p95()

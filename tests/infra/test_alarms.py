@@ -9,11 +9,14 @@ ReportCompensationFailure having run.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from functions.common import names as function_names
+from functions.common.names import METRIC_NAMESPACE
 from infra import names
 from infra.observability import SERVICE as SAGA_EVENTS
 from statemachines.catalogue import machines
@@ -108,3 +111,31 @@ def test_every_compensation_failed_saga_raises_its_types_alarm(template, name):
             "AlarmActions": [{"Ref": template.get_resource_id("AWS::SNS::Topic")}],
         },
     )
+
+
+def metrics_read(template: Template) -> set[str]:
+    """The name of every StepSaga metric the template's alarms and dashboard read."""
+    found: set[str] = set()
+    for alarm in template.find_resources(ALARM).values():
+        props = alarm["Properties"]
+        stats = [props] + [q["MetricStat"]["Metric"] for q in props.get("Metrics", []) if "MetricStat" in q]
+        found |= {s["MetricName"] for s in stats if s.get("Namespace") == METRIC_NAMESPACE}
+    for dashboard in template.find_resources("AWS::CloudWatch::Dashboard").values():
+        body = json.dumps(dashboard["Properties"]["DashboardBody"])  # a Fn::Join: its parts, quoted
+        found |= set(re.findall(rf'\\"{METRIC_NAMESPACE}\\",\\"(\w+)\\"', body))
+        found |= set(re.findall(r'MetricName=\\\\\\"(\w+)\\\\\\"', body))  # a SEARCH expression
+    return found
+
+
+def test_every_metric_the_alarms_and_dashboard_read_is_one_the_functions_emit(template):
+    # The functions emit these names (functions/common/names.py); a name typed into infra/ that
+    # no function emits would be an alarm that never fires and a graph that stays empty.
+    emitted = {v for k, v in vars(function_names).items() if k.startswith("METRIC_") and isinstance(v, str)}
+    read = metrics_read(template)
+
+    assert read <= emitted - {METRIC_NAMESPACE}, read - emitted
+    assert {
+        function_names.METRIC_SAGAS_COMPENSATION_FAILED,
+        function_names.METRIC_ACTIVE_SAGAS,
+        function_names.METRIC_STEP_FAILED,
+    } <= read
