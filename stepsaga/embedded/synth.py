@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +39,38 @@ def source_hash(context: dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
+@contextmanager
+def _one_synthesis_at_a_time(key: str) -> Iterator[None]:
+    """Processes that need the same assembly at once (pytest-xdist's workers on a fresh clone,
+    two ``stepsaga`` commands) wait for one synthesis instead of each running its own: ~7 s
+    of CPU each, on the same cores. Without ``fcntl`` (Windows) each synthesizes and the
+    rename in ``cloud_assembly`` keeps one."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(CACHE / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def cloud_assembly(context: dict[str, Any]) -> Path:
     """The directory of a synthesized cloud assembly for ``context`` (synthesized if needed)."""
     target = CACHE / source_hash(context)
     if (target / "manifest.json").exists():
         return target
     CACHE.mkdir(exist_ok=True)
+    with _one_synthesis_at_a_time(target.name):
+        if not (target / "manifest.json").exists():  # unless another process just made it
+            _synthesize_into(target, context)
+    return target
+
+
+def _synthesize_into(target: Path, context: dict[str, Any]) -> None:
     staging = Path(tempfile.mkdtemp(prefix="synth-", dir=CACHE))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("AWS_ENDPOINT_URL", None)
@@ -61,7 +89,6 @@ def cloud_assembly(context: dict[str, Any]) -> Path:
         staging.rename(target)  # atomic: a concurrent synth of the same sources just loses the race
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def _synth(outdir: str, context: dict[str, Any]) -> None:

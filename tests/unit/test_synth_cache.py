@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -50,3 +53,30 @@ def test_what_the_template_is_made_of_does(tree: Path, changed: str) -> None:
 
 def test_the_context_does(tree: Path) -> None:
     assert synth.source_hash({"a": 1}) != synth.source_hash({"a": 2})
+
+
+def test_processes_needing_the_same_assembly_at_once_synthesize_it_once(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest-xdist's workers on a fresh clone all want the stack's assembly first thing; each
+    # used to run its own synthesis (~7 s of CPU) on the same cores.
+    monkeypatch.setattr(synth, "CACHE", tree / "cdk.out.embedded")
+    runs: list[str] = []
+
+    def synthesize(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        runs.append(command[-2])
+        time.sleep(0.3)  # long enough for the other caller to arrive meanwhile
+        (Path(command[-2]) / "manifest.json").write_text("{}")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(synth.subprocess, "run", synthesize)
+    found: list[Path] = []
+    callers = [threading.Thread(target=lambda: found.append(synth.cloud_assembly({}))) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+
+    assert len(runs) == 1
+    assert found == [synth.CACHE / synth.source_hash({})] * 3
+    assert (found[0] / "manifest.json").exists()
