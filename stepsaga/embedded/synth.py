@@ -2,13 +2,16 @@
 
 The cloud assembly is cached under ``cdk.out.embedded/<hash>``, keyed by the content of
 ``infra/``, ``functions/``, ``statemachines/``, this module, ``cdk.json`` and the context. Synthesis runs in
-a subprocess so the jsii Node.js kernel does not linger in the caller.
+a subprocess so the jsii Node.js kernel does not linger in the caller. After each synthesis the
+cache keeps the ``KEEP`` assemblies used last (and any used within the hour), so editing the
+sources does not grow it without end.
 
     python -m stepsaga.embedded.synth OUTDIR CONTEXT_JSON
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "cdk.out.embedded"
 SOURCES = ("infra", "functions", "statemachines")
 SELF = Path(__file__).resolve().relative_to(ROOT)  # this module builds the assembly: it counts
+# Assemblies kept: the last few sources, for each context the tests and commands use.
+KEEP = 12
+KEEP_USED_WITHIN = 3600.0
 
 
 def source_hash(context: dict[str, Any]) -> str:
@@ -62,12 +69,38 @@ def cloud_assembly(context: dict[str, Any]) -> Path:
     """The directory of a synthesized cloud assembly for ``context`` (synthesized if needed)."""
     target = CACHE / source_hash(context)
     if (target / "manifest.json").exists():
-        return target
+        try:
+            os.utime(target)  # used: the pruning below keeps what was used last
+            return target
+        except FileNotFoundError:  # pruned by another process just now: synthesize it again
+            pass
     CACHE.mkdir(exist_ok=True)
     with _one_synthesis_at_a_time(target.name):
         if not (target / "manifest.json").exists():  # unless another process just made it
             _synthesize_into(target, context)
+    _prune()
     return target
+
+
+def _prune(now: float | None = None) -> None:
+    """Remove the assemblies of earlier sources: each holds a copy of the functions (~1.3 MB),
+    and every edit to infra/, functions/ or statemachines/ makes one per context. Keeps the
+    ``KEEP`` used last, and any used in the last ``KEEP_USED_WITHIN`` seconds (a process may be
+    deploying from it)."""
+    now = time.time() if now is None else now
+    found = []
+    for path in CACHE.iterdir():
+        with contextlib.suppress(FileNotFoundError):  # another process pruned it meanwhile
+            used = path.stat().st_mtime
+            if path.name.startswith("synth-") and now - used > KEEP_USED_WITHIN:
+                shutil.rmtree(path, ignore_errors=True)  # the staging of a synthesis that died
+            elif path.is_dir() and (path / "manifest.json").exists():
+                found.append((used, path))
+    found.sort(reverse=True)
+    for used, path in found[KEEP:]:
+        if now - used > KEEP_USED_WITHIN:
+            shutil.rmtree(path, ignore_errors=True)
+            (CACHE / f".{path.name}.lock").unlink(missing_ok=True)
 
 
 def _synthesize_into(target: Path, context: dict[str, Any]) -> None:

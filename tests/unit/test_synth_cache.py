@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -80,3 +81,43 @@ def test_processes_needing_the_same_assembly_at_once_synthesize_it_once(
     assert len(runs) == 1
     assert found == [synth.CACHE / synth.source_hash({})] * 3
     assert (found[0] / "manifest.json").exists()
+
+
+def _assembly(cache: Path, name: str, used: float) -> Path:
+    path = cache / name
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text("{}")
+    os.utime(path, (used, used))
+    return path
+
+
+def test_the_cache_keeps_the_assemblies_used_last_and_any_used_within_the_hour(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tree / "cdk.out.embedded"
+    monkeypatch.setattr(synth, "CACHE", cache)
+    now = time.time()
+    day = 86_400.0
+    old = [_assembly(cache, f"old{n:02d}", now - day - n) for n in range(synth.KEEP + 3)]
+    recent = _assembly(cache, "recent", now - 60)  # beyond KEEP by age order, but in use
+    staging = cache / "synth-dead"
+    staging.mkdir()
+    os.utime(staging, (now - day, now - day))
+    (cache / ".old14.lock").write_text("")
+
+    synth._prune(now)
+
+    kept = sorted(p.name for p in cache.iterdir() if not p.name.startswith("."))
+    # ``recent`` and the KEEP - 1 old ones used most recently; the dead staging is gone too
+    assert kept == sorted([recent.name, *(p.name for p in old[: synth.KEEP - 1])])
+    assert not (cache / ".old14.lock").exists()
+
+
+def test_an_assembly_read_from_the_cache_counts_as_used(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tree / "cdk.out.embedded"
+    monkeypatch.setattr(synth, "CACHE", cache)
+    stale = time.time() - 86_400
+    hit = _assembly(cache, synth.source_hash({}), stale)
+
+    assert synth.cloud_assembly({}) == hit
+    assert hit.stat().st_mtime > stale + 3600
