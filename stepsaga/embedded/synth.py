@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,8 @@ SELF = Path(__file__).resolve().relative_to(ROOT)  # this module builds the asse
 # Assemblies kept: the last few sources, for each context the tests and commands use.
 KEEP = 12
 KEEP_USED_WITHIN = 3600.0
+_STAGING = "synth-"  # a synthesis writes here, then renames it to its hash
+_DISCARDED = "discarded-"  # a pruned assembly, renamed before it is deleted
 
 
 def source_hash(context: dict[str, Any]) -> str:
@@ -74,6 +77,8 @@ def cloud_assembly(context: dict[str, Any]) -> Path:
             return target
         except FileNotFoundError:  # pruned by another process just now: synthesize it again
             pass
+        except OSError:  # a cache this process may read but not touch (another user's, read-only)
+            return target
     CACHE.mkdir(exist_ok=True)
     with _one_synthesis_at_a_time(target.name):
         if not (target / "manifest.json").exists():  # unless another process just made it
@@ -86,25 +91,40 @@ def _prune(now: float | None = None) -> None:
     """Remove the assemblies of earlier sources: each holds a copy of the functions (~1.3 MB),
     and every edit to infra/, functions/ or statemachines/ makes one per context. Keeps the
     ``KEEP`` used last, and any used in the last ``KEEP_USED_WITHIN`` seconds (a process may be
-    deploying from it)."""
+    deploying from it); also clears what died half-way (stagings, discarded assemblies, locks)."""
     now = time.time() if now is None else now
     found = []
     for path in CACHE.iterdir():
         with contextlib.suppress(FileNotFoundError):  # another process pruned it meanwhile
             used = path.stat().st_mtime
-            if path.name.startswith("synth-") and now - used > KEEP_USED_WITHIN:
-                shutil.rmtree(path, ignore_errors=True)  # the staging of a synthesis that died
-            elif path.is_dir() and (path / "manifest.json").exists():
+            if path.name.startswith(_DISCARDED):
+                shutil.rmtree(path, ignore_errors=True)  # a removal that was interrupted
+            elif path.name.startswith(_STAGING):  # a synthesis at work, or one that died
+                if now - used > KEEP_USED_WITHIN:
+                    shutil.rmtree(path, ignore_errors=True)
+            elif path.name.endswith(".lock"):  # of a synthesis that failed, or a pruned assembly
+                if now - used > KEEP_USED_WITHIN and not (CACHE / path.name[1:-5]).exists():
+                    path.unlink()
+            elif path.is_dir():
                 found.append((used, path))
     found.sort(reverse=True)
-    for used, path in found[KEEP:]:
-        if now - used > KEEP_USED_WITHIN:
-            shutil.rmtree(path, ignore_errors=True)
-            (CACHE / f".{path.name}.lock").unlink(missing_ok=True)
+    for _, path in found[KEEP:]:
+        with contextlib.suppress(FileNotFoundError):
+            # Read again: a process may have taken it since the listing.
+            if now - path.stat().st_mtime > KEEP_USED_WITHIN:
+                _discard(path)
+
+
+def _discard(path: Path) -> None:
+    """Take an assembly out of the cache in one step (a rename: a process that looks for it
+    afterwards synthesizes it again instead of finding it half deleted), then delete it."""
+    discarded = path.with_name(f"{_DISCARDED}{uuid.uuid4().hex}")
+    path.rename(discarded)
+    shutil.rmtree(discarded, ignore_errors=True)
 
 
 def _synthesize_into(target: Path, context: dict[str, Any]) -> None:
-    staging = Path(tempfile.mkdtemp(prefix="synth-", dir=CACHE))
+    staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=CACHE))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("AWS_ENDPOINT_URL", None)
     result = subprocess.run(
@@ -121,7 +141,11 @@ def _synthesize_into(target: Path, context: dict[str, Any]) -> None:
     try:
         staging.rename(target)  # atomic: a concurrent synth of the same sources just loses the race
     except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
+        if (target / "manifest.json").exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        else:  # what is there is not an assembly (left half-written by hand or a crash): replace it
+            _discard(target)
+            staging.rename(target)
 
 
 def _synth(outdir: str, context: dict[str, Any]) -> None:

@@ -98,19 +98,63 @@ def test_the_cache_keeps_the_assemblies_used_last_and_any_used_within_the_hour(
     monkeypatch.setattr(synth, "CACHE", cache)
     now = time.time()
     day = 86_400.0
-    old = [_assembly(cache, f"old{n:02d}", now - day - n) for n in range(synth.KEEP + 3)]
-    recent = _assembly(cache, "recent", now - 60)  # beyond KEEP by age order, but in use
-    staging = cache / "synth-dead"
-    staging.mkdir()
-    os.utime(staging, (now - day, now - day))
-    (cache / ".old14.lock").write_text("")
+    latest = [_assembly(cache, f"latest{n:02d}", now - 10 - n) for n in range(synth.KEEP)]
+    in_use = _assembly(cache, "in-use", now - 600)  # 13th by use, but used 10 minutes ago
+    old = [_assembly(cache, f"old{n:02d}", now - day - n) for n in range(3)]
+    half_written = cache / "half"  # an assembly whose deletion or writing was cut short
+    half_written.mkdir()
+    os.utime(half_written, (now - day, now - day))
+    live_staging = _assembly(cache, "synth-live", now - 5)  # CDK has written its manifest already
+    dead_staging = _assembly(cache, "synth-dead", now - day)
+    interrupted = _assembly(cache, "discarded-x", now)
+    stale_lock = cache / ".gone.lock"
+    stale_lock.write_text("")
+    os.utime(stale_lock, (now - day, now - day))
+    kept_lock = cache / ".latest00.lock"
+    kept_lock.write_text("")
+    os.utime(kept_lock, (now - day, now - day))
 
     synth._prune(now)
 
-    kept = sorted(p.name for p in cache.iterdir() if not p.name.startswith("."))
-    # ``recent`` and the KEEP - 1 old ones used most recently; the dead staging is gone too
-    assert kept == sorted([recent.name, *(p.name for p in old[: synth.KEEP - 1])])
-    assert not (cache / ".old14.lock").exists()
+    kept = {p.name for p in cache.iterdir()}
+    assert kept == {*(p.name for p in latest), in_use.name, live_staging.name, kept_lock.name}
+    assert not {p.name for p in [*old, half_written, dead_staging, interrupted, stale_lock]} & kept
+
+
+def test_a_synthesis_prunes_the_cache(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tree / "cdk.out.embedded"
+    monkeypatch.setattr(synth, "CACHE", cache)
+    old = [_assembly(cache, f"old{n:02d}", time.time() - 86_400 - n) for n in range(synth.KEEP + 2)]
+
+    def synthesize(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        (Path(command[-2]) / "manifest.json").write_text("{}")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(synth.subprocess, "run", synthesize)
+    made = synth.cloud_assembly({})
+
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == sorted(
+        [made.name, *(p.name for p in old[: synth.KEEP - 1])]
+    )
+
+
+def test_a_directory_that_is_not_an_assembly_is_replaced_by_one(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Left by an interrupted removal or by hand: before, the fresh synthesis lost the rename
+    # to it and every later call synthesized again and returned a directory without a template.
+    cache = tree / "cdk.out.embedded"
+    monkeypatch.setattr(synth, "CACHE", cache)
+    broken = cache / synth.source_hash({})
+    (broken / "asset.x").mkdir(parents=True)
+
+    def synthesize(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        (Path(command[-2]) / "manifest.json").write_text("{}")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(synth.subprocess, "run", synthesize)
+
+    assert (synth.cloud_assembly({}) / "manifest.json").exists()
 
 
 def test_an_assembly_read_from_the_cache_counts_as_used(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
