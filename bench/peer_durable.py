@@ -304,17 +304,23 @@ class PeerSaga:
         import boto3
 
         table = getattr(self.settings, f"{kind}_table")
-        response = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"]).query(
-            TableName=table,
-            KeyConditionExpression="saga_id = :s",
-            ExpressionAttributeValues={":s": {"S": saga_id}},
+        pages = (
+            boto3.client("dynamodb", region_name=os.environ["AWS_REGION"])
+            .get_paginator("query")
+            .paginate(
+                TableName=table,
+                KeyConditionExpression="saga_id = :s",
+                ExpressionAttributeValues={":s": {"S": saga_id}},
+            )
         )
-        return [from_item(i) for i in response["Items"]]
+        return [from_item(i) for page in pages for i in page["Items"]]
 
     def artifact_keys(self, saga_id: str) -> list[str]:
         import boto3
 
-        response = boto3.client("s3", region_name=os.environ["AWS_REGION"]).list_objects_v2(
-            Bucket=self.settings.artifacts_bucket, Prefix=f"runs/{saga_id}/"
+        pages = (
+            boto3.client("s3", region_name=os.environ["AWS_REGION"])
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.settings.artifacts_bucket, Prefix=f"runs/{saga_id}/")
         )
-        return [o["Key"] for o in response.get("Contents", [])]
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]

@@ -5,10 +5,12 @@ Outcomes and data only, never timings (``python -m bench.versus`` measures those
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 pytest.importorskip("aws_durable_execution_sdk_python_testing", reason="the peer extra is not installed")
@@ -113,3 +115,13 @@ def test_the_comparison_plot_has_a_bar_per_side_and_path(tmp_path: Path) -> None
     # Each side's colour (matplotlib's C0, C1, C2) fills its bars.
     colours = {(31, 119, 180), (255, 127, 14), (44, 160, 44)}
     assert len(SIDES) == 3 and colours <= {colour for _count, colour in image.getcolors(1 << 20)}
+
+
+def test_the_peers_artifact_keys_read_past_the_first_page(peer: PeerSaga) -> None:
+    # bench.versus checks a saga's artifacts against its test count: a saga of more than
+    # 1,000 tests would have been reported wrong on the first page alone.
+    s3 = boto3.client("s3", region_name=os.environ["AWS_REGION"])
+    for n in range(1_001):
+        s3.put_object(Bucket=peer.settings.artifacts_bucket, Key=f"runs/paged/t{n:04d}.json", Body=b"{}")
+
+    assert len(peer.artifact_keys("paged")) == 1_001
