@@ -99,7 +99,10 @@ PARALLEL_TEST_GENERATION = Saga(
             owns=("runs", "artifacts"),
             reads=("tests",),
             each=EachItem(
-                items_path="$.results.Generation.test_ids", item_state="ExecuteTest", max_concurrency=10
+                items_path="$.results.Generation.test_ids",
+                faults_path="$.results.Generation.faults",
+                item_state="ExecuteTest",
+                max_concurrency=10,
             ),
         ),
         OBSERVATION,

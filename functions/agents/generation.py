@@ -75,8 +75,11 @@ def run(step: Step, store: SagaStore) -> dict[str, Any]:
     store.record(step.saga_id, STEP, "tests", [t.model_dump() for t in to_write])
     if crash:
         step.faults.crash_after_partial_write(step.ctx, len(to_write))
-    # The ids let a parallel saga's Map run one task per test (ids only: payloads stay small).
-    return {"tests": len(tests), "test_ids": [t.test_id for t in tests]}
+    # The ids let a parallel saga's Map run one task per test (ids only: payloads stay small),
+    # and each of those tasks reads the faults from here (statemachines.saga.EachItem).
+    # As the saga was given them (this step validated them): ``{}`` when it was given none.
+    faults = step.saga.get("faults") or {}
+    return {"tests": len(tests), "test_ids": [t.test_id for t in tests], "faults": faults}
 
 
 def undo(step: Step, store: SagaStore) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from functions.common.errors import InvalidRequest
 from functions.common.faults import FaultPlan
-from functions.common.models import SagaInput, StepContext, StepEvent
+from functions.common.models import ItemInput, SagaInput, StepContext, StepEvent
 from functions.common.settings import Settings
 
 
@@ -38,8 +38,8 @@ def _validated(document: str) -> SagaInput:
 def parse_input(saga: dict[str, Any], *, strict: bool = False) -> SagaInput:
     """The saga's request and faults; ``strict`` also rejects unknown top-level fields.
 
-    Each of a parallel saga's n items brings the same request, whose validation reads every
-    story (O(n)): a document seen before is not validated again (the model is frozen).
+    A request's validation reads every story (O(n)); the steps of one saga bring the same
+    document, so one seen before is not validated again (the model is frozen).
     """
     if strict:  # Step Functions adds this field to a child execution's input: it links the two
         document = {k: v for k, v in saga.items() if k != "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"}
@@ -55,6 +55,15 @@ def parse_input(saga: dict[str, Any], *, strict: bool = False) -> SagaInput:
         raise InvalidRequest(describe(error)) from error
 
 
+def parse_item_input(saga: dict[str, Any]) -> ItemInput:
+    """A Map item's faults. Only ``faults`` is read: an item of an execution started on an
+    earlier definition brings the whole saga document."""
+    try:
+        return ItemInput.model_validate({"faults": saga.get("faults") or {}})
+    except ValidationError as error:
+        raise InvalidRequest(describe(error)) from error
+
+
 class Step:
     """Everything a handler needs about the task it is running."""
 
@@ -63,13 +72,22 @@ class Step:
         self.ctx: StepContext = parsed.context
         self.saga: dict[str, Any] = parsed.saga
         self.item: str | None = None if parsed.item is None else str(parsed.item)
-        self.input = parse_input(parsed.saga, strict=strict)
+        # A Map item gets its faults alone (``ItemInput``); any other task the whole document.
+        self._input = None if parsed.item is not None else parse_input(parsed.saga, strict=strict)
+        faults = self._input.faults if self._input else parse_item_input(parsed.saga).faults
         self.settings = Settings.from_env()
-        if strict and self.input.faults and not self.settings.allow_fault_injection:
+        if strict and faults and not self.settings.allow_fault_injection:
             raise InvalidRequest("faults: fault injection is disabled in this deployment")
-        self.faults = FaultPlan(self.input.faults, self.settings.allow_fault_injection)
+        self.faults = FaultPlan(faults, self.settings.allow_fault_injection)
         # A compensation's ledger entry, once its handler has fenced the step.
         self.fenced: dict[str, Any] | None = None
+
+    @property
+    def input(self) -> SagaInput:
+        """The saga's request and faults (not a Map item's: it gets its faults alone)."""
+        if self._input is None:
+            raise InvalidRequest(f"{self.ctx.state} is a Map item: its task has no request")
+        return self._input
 
     @property
     def saga_id(self) -> str:

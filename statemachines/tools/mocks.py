@@ -167,11 +167,12 @@ def _default_result(resource: str) -> Any:
     return {}
 
 
-def _place(asl: Mapping[str, Any], items_path: str, values: list[Any], document: dict, results: dict) -> None:
-    """Put a Map's items where its ItemsPath reads them: a task's result, or the input."""
-    if not re.fullmatch(r"\$(\.[A-Za-z0-9_]+)+", items_path):
-        raise ValueError(f"ItemsPath {items_path!r}: only $.a.b paths are supported")
-    path = items_path[2:].split(".")
+def _place(asl: Mapping[str, Any], where: str, values: Any, document: dict, results: dict) -> None:
+    """Put a value where a Map reads it (its items, what its ItemSelector reads): a task's
+    result, or the input."""
+    if not re.fullmatch(r"\$(\.[A-Za-z0-9_]+)+", where):
+        raise ValueError(f"{where!r}: only $.a.b paths are supported")
+    path = where[2:].split(".")
     for name, state in asl["States"].items():
         result_path = state.get("ResultPath")
         if (
@@ -195,6 +196,17 @@ def _place(asl: Mapping[str, Any], items_path: str, values: list[Any], document:
     target[keys[-1]] = values
 
 
+def _paths_read(selector: Mapping[str, Any]) -> list[str]:
+    """The state-input paths (``$.a.b``) an ItemSelector reads, at any depth."""
+    found = []
+    for key, value in selector.items():
+        if isinstance(value, Mapping):
+            found += _paths_read(value)
+        elif key.endswith(".$") and isinstance(value, str) and value.startswith("$."):
+            found.append(value)
+    return found
+
+
 def _case(machine: str, asl: Mapping[str, Any], path: _Path, document: Mapping[str, Any]) -> MockCase:
     run = simulate(asl, path.errors, path.choices)
     top = [e for e in run.entries if not e.depth]
@@ -209,6 +221,8 @@ def _case(machine: str, asl: Mapping[str, Any], path: _Path, document: Mapping[s
             continue
         items = list(path.items.get(entry.state, [Item("item-1")]))
         _place(asl, state["ItemsPath"], [i.value for i in items], inputs, results)
+        for selected in _paths_read(state.get("ItemSelector", {})):  # what a step hands its items
+            _place(asl, selected, {}, inputs, results)
         processor = state.get("ItemProcessor") or state["Iterator"]
         for item in items:
             for inner in simulate(processor, item.errors).entries:

@@ -138,3 +138,25 @@ def test_step_honours_faults_when_injection_is_allowed(monkeypatch: pytest.Monke
     saga = {"request": _request(), "faults": {"Generation": {"mode": "permanent"}}}
     step = Step(_event(saga, state="Generation"), strict=True)
     assert step.faults.for_state("Generation") is not None
+
+
+def _item(saga: dict[str, Any]) -> dict[str, Any]:
+    return {**_event(saga, state="ExecuteTest"), "item": "t-1"}
+
+
+def test_a_map_item_reads_its_faults_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOW_FAULT_INJECTION", "true")
+    faults = {"ExecuteTest": {"mode": "permanent"}}
+    step = Step(_item({"faults": faults}))
+    assert step.item == "t-1"
+    assert step.faults.for_state("ExecuteTest") is not None
+    with pytest.raises(InvalidRequest, match="ExecuteTest is a Map item: its task has no request"):
+        step.input  # noqa: B018
+    # An item of an execution started on an earlier definition brings the whole document.
+    assert Step(_item({"request": _request(), "faults": faults})).faults.for_state("ExecuteTest")
+    assert Step(_item({})).faults.for_state("ExecuteTest") is None
+
+
+def test_a_map_item_with_a_malformed_fault_is_refused_naming_it(no_faults_allowed: None) -> None:
+    with pytest.raises(InvalidRequest, match=r"^faults\.ExecuteTest\.mode: "):
+        Step(_item({"faults": {"ExecuteTest": {"mode": "sometimes"}}}))

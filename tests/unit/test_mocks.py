@@ -67,7 +67,7 @@ def test_a_case_answers_each_attempt_the_path_makes() -> None:
 
 def test_a_map_gets_its_items_from_the_task_that_produces_them() -> None:
     case = _case("parallel-test-generation", "AnItemFailsAtExecuteTest")
-    assert case.responses["Generation"][0].result == {"test_ids": ["item-1"]}
+    assert case.responses["Generation"][0].result == {"test_ids": ["item-1"], "faults": {}}
     assert [r.error for r in case.responses["ExecuteTest"]] == [PERMANENT_ERROR]
     assert case.nested == {"ExecuteTest": 1, "ExecuteTestFailed": 1}
     assert case.status == "SUCCEEDED"  # the mocked policy tolerates it
