@@ -1005,6 +1005,30 @@ def test_a_timeout_crosses_a_parallel_as_states_timeout(aws: Aws) -> None:
     assert run.output["Error"] == "States.Timeout"
 
 
+def test_a_missing_path_fails_the_execution_past_a_catch_on_states_all(aws: Aws) -> None:
+    # AWS: "A retry or catch on States.ALL won't catch States.Runtime errors" (error handling
+    # guide). A Map reading a path that is not there fails the execution; moto caught it.
+    machine = aws.machine(
+        "runtime-past-states-all",
+        {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemSelector": {"faults.$": "$.missing"},
+                "ItemProcessor": {"StartAt": "One", "States": {"One": {"Type": "Pass", "End": True}}},
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    )
+    run = aws.run(machine, {"items": [1]})
+    assert (run.status, run.details(run.last)["error"]) == ("FAILED", "States.Runtime")
+    assert "Caught" not in {e.get("stateEnteredEventDetails", {}).get("name") for e in run.events}
+    assert len(run.of_type("MapStateStarted")) == 1  # and not retried
+
+
 def test_a_null_error_crosses_a_parallel_as_null(aws: Aws) -> None:
     agent = aws.function("agent", "callback")
     machine = aws.machine(

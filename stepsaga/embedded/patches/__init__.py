@@ -51,6 +51,7 @@ def install() -> None:
     stepfunctions.install_lambda_errors()
     stepfunctions.install_executions_with_environment()
     stepfunctions.install_branch_failures()
+    stepfunctions.install_uncatchable_runtime_errors()
     stepfunctions.install_aborts()
     stepfunctions.install_serial_ast_parsing()
     _install_speedups()

@@ -422,6 +422,37 @@ def install_branch_failures() -> None:
     replace(FailureEventException, "get_execution_failed_event_details", execution_failed_event_details)
 
 
+def install_uncatchable_runtime_errors() -> None:
+    """``States.ALL`` matches neither ``States.Runtime`` nor ``States.DataLimitExceeded``: on AWS
+    a retrier or catcher on ``States.ALL`` lets them through and the execution fails (a JSONPath
+    to a missing field, an output over the payload limit). moto's wildcard matched every error,
+    so a saga whose definition reads a path that is not there rolled back here and left its data
+    behind on AWS."""
+    if not once("uncatchable-runtime-errors"):
+        return
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    wildcard = StatesErrorName(typ=StatesErrorNameType.StatesALL)
+    terminal = (
+        StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
+        StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded),
+    )
+    stock = ErrorEqualsDecl._eval_body
+
+    def eval_body(self: Any, env: Any) -> None:
+        if wildcard in self.error_names and env.stack and env.stack[-1] in terminal:
+            env.stack.pop()
+            env.stack.append(False)
+            return None
+        return stock(self, env)
+
+    replace(ErrorEqualsDecl, "_eval_body", eval_body)
+
+
 # --- aborted iterations and branches; nothing recorded once a task timed out or the execution ended
 # The state a frame is in, by the event that enters it -> the event that aborts it (the others have none).
 _ABORTED = {
@@ -1090,6 +1121,14 @@ PATCHED = {
         "cc932b747488ae7a44155c48cb6acb9a56504374d2374f003824c98b9f44a992",
         "install_branch_failures",
         "which error and cause fields it drops",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl.ErrorEqualsDecl"
+        "._eval_body"
+    ): Pinned(
+        "aeda14a0cc01747d7fe2e620ba35c9c78b43178fbb03665b8578c206f196b019",
+        "install_uncatchable_runtime_errors",
+        "that it still pops the error name and pushes whether it matched (the wildcard is the patch's)",
     ),
     ("moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.add_event"): Pinned(
         "cb430fa2e3fed3e889bc5fc4a648275417eb214a55252d2495e5242cf2e53ecd",
