@@ -161,6 +161,14 @@ class Saga:
                 raise ValueError(f"step name {step.name!r} must be PascalCase (it is a state name)")
             if step.heartbeat_seconds is not None and step.heartbeat_seconds >= step.timeout_seconds:
                 raise ValueError(f"{step.name}: heartbeat must be shorter than the timeout")
+        for index, step in enumerate(self.steps):
+            # A Map reading a path that an earlier step did not write fails with States.Runtime,
+            # which no Catch catches: the faults must come from an earlier step's result.
+            earlier = {f"$.results.{s.name}." for s in self.steps[:index]}
+            if step.each and not any(step.each.faults_path.startswith(p) for p in earlier):
+                raise ValueError(
+                    f"{step.name}: faults_path must be in an earlier step's result ($.results.<step>.)"
+                )
 
     @property
     def compensable(self) -> tuple[Step, ...]:

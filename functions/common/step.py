@@ -85,8 +85,8 @@ class Step:
     @property
     def input(self) -> SagaInput:
         """The saga's request and faults (not a Map item's: it gets its faults alone)."""
-        if self._input is None:
-            raise InvalidRequest(f"{self.ctx.state} is a Map item: its task has no request")
+        if self._input is None:  # a handler's bug, not the client's input
+            raise RuntimeError(f"{self.ctx.state} is a Map item: its task has no request")
         return self._input
 
     @property

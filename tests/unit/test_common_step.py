@@ -150,7 +150,7 @@ def test_a_map_item_reads_its_faults_alone(monkeypatch: pytest.MonkeyPatch) -> N
     step = Step(_item({"faults": faults}))
     assert step.item == "t-1"
     assert step.faults.for_state("ExecuteTest") is not None
-    with pytest.raises(InvalidRequest, match="ExecuteTest is a Map item: its task has no request"):
+    with pytest.raises(RuntimeError, match="ExecuteTest is a Map item: its task has no request"):
         step.input  # noqa: B018
     # An item of an execution started on an earlier definition brings the whole document.
     assert Step(_item({"request": _request(), "faults": faults})).faults.for_state("ExecuteTest")
