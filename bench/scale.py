@@ -45,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
                     described = stack.wait(arn, timeout=1800)
                     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
                     history = stack.history(arn)
-                    events, size = len(history), len(json.dumps(history, default=str))
+                    events, megabytes = len(history), len(json.dumps(history, default=str)) / 1e6
                     tests = max(len(stack.items("tests", described["name"])), 1)
                     print(
                         f"| {machine} | {tests} | {described['status']} | {elapsed:.1f} "
                         f"| {1000 * elapsed / tests:.1f} | {1000 * cpu / tests:.1f} "
-                        f"| {events} | {events / tests:.1f} | {size / 1e6:.1f} | {size / tests / 1e3:.1f} |",
+                        f"| {events} | {events / tests:.1f} "
+                        f"| {megabytes:.1f} | {1000 * megabytes / tests:.1f} |",
                         flush=True,
                     )
     return 0
