@@ -163,8 +163,9 @@ class Saga:
                 raise ValueError(f"{step.name}: heartbeat must be shorter than the timeout")
         for index, step in enumerate(self.steps):
             # A Map reading a path that an earlier step did not write fails with States.Runtime,
-            # which no Catch catches: the faults must come from an earlier step's result.
-            earlier = {f"$.results.{s.name}." for s in self.steps[:index]}
+            # which no Catch catches: the faults must come from an earlier step's result (not a
+            # Map's: it keeps no result, ``ResultPath`` null).
+            earlier = {f"$.results.{s.name}." for s in self.steps[:index] if not s.each}
             if step.each and not any(step.each.faults_path.startswith(p) for p in earlier):
                 raise ValueError(
                     f"{step.name}: faults_path must be in an earlier step's result ($.results.<step>.)"

@@ -420,15 +420,26 @@ def test_every_placeholder_is_a_substitution_key() -> None:
 
 @pytest.mark.parametrize(
     ("faults_path", "accepted"),
-    [("$.results.Gen.faults", True), ("$.faults", False), ("$.results.Check.faults", False)],
+    [
+        ("$.results.Gen.faults", True),
+        ("$.faults", False),
+        ("$.results.Check.faults", False),
+        ("$.results.Before.faults", False),  # an earlier Map's: it keeps no result
+    ],
 )
 def test_a_map_reads_its_faults_from_an_earlier_steps_result(faults_path: str, accepted: bool) -> None:
     # $.faults may be absent from the input, and a path to a missing field fails the Map with
     # States.Runtime, which no Catch catches: the compiler refuses it.
     each = EachItem(items_path="$.results.Gen.ids", faults_path=faults_path, item_state="One")
-    steps = (_step("Gen"), dataclasses.replace(_step("Fan"), each=each), _step("Check"))
+    before = EachItem(items_path="$.results.Gen.ids", faults_path="$.results.Gen.faults", item_state="Zero")
+    steps = (
+        _step("Gen"),
+        dataclasses.replace(_step("Before"), each=before),
+        dataclasses.replace(_step("Fan"), each=each),
+        _step("Check"),
+    )
     if accepted:
-        assert _saga(*steps).steps[1].each == each
+        assert _saga(*steps).steps[2].each == each
     else:
         with pytest.raises(ValueError, match="Fan: faults_path must be in an earlier step's result"):
             _saga(*steps)
