@@ -56,21 +56,59 @@ def test_the_context_does(tree: Path) -> None:
     assert synth.source_hash({"a": 1}) != synth.source_hash({"a": 2})
 
 
-def test_processes_needing_the_same_assembly_at_once_synthesize_it_once(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # pytest-xdist's workers on a fresh clone all want the stack's assembly first thing; each
-    # used to run its own synthesis (~7 s of CPU) on the same cores.
-    monkeypatch.setattr(synth, "CACHE", tree / "cdk.out.embedded")
-    runs: list[str] = []
+@pytest.fixture
+def cache(tree: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tree / "cdk.out.embedded"
+    monkeypatch.setattr(synth, "CACHE", path)
+    return path
 
-    def synthesize(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
-        runs.append(command[-2])
-        time.sleep(0.3)  # long enough for the other caller to arrive meanwhile
+
+class FakeSynthesis:
+    """``subprocess.run`` for the synthesis: writes the manifest into the staging directory and
+    records each run (after ``seconds``, to let other callers arrive meanwhile)."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+        self.seconds = 0.0
+
+    def __call__(self, command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        self.runs.append(command[-2])
+        time.sleep(self.seconds)
         (Path(command[-2]) / "manifest.json").write_text("{}")
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(synth.subprocess, "run", synthesize)
+
+@pytest.fixture
+def synthesis(monkeypatch: pytest.MonkeyPatch) -> FakeSynthesis:
+    fake = FakeSynthesis()
+    monkeypatch.setattr(synth.subprocess, "run", fake)
+    return fake
+
+
+def _used(path: Path, when: float) -> Path:
+    os.utime(path, (when, when))
+    return path
+
+
+def _assembly(cache: Path, name: str, used: float) -> Path:
+    path = cache / name
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text("{}")
+    return _used(path, used)
+
+
+def _lock(cache: Path, name: str, used: float) -> Path:
+    path = cache / name
+    path.write_text("")
+    return _used(path, used)
+
+
+def test_processes_needing_the_same_assembly_at_once_synthesize_it_once(
+    cache: Path, synthesis: FakeSynthesis
+) -> None:
+    # pytest-xdist's workers on a fresh clone all want the stack's assembly first thing; each
+    # used to run its own synthesis (~7 s of CPU) on the same cores.
+    synthesis.seconds = 0.3  # long enough for the other callers to arrive meanwhile
     found: list[Path] = []
     callers = [threading.Thread(target=lambda: found.append(synth.cloud_assembly({}))) for _ in range(3)]
     for caller in callers:
@@ -78,24 +116,12 @@ def test_processes_needing_the_same_assembly_at_once_synthesize_it_once(
     for caller in callers:
         caller.join()
 
-    assert len(runs) == 1
-    assert found == [synth.CACHE / synth.source_hash({})] * 3
+    assert len(synthesis.runs) == 1
+    assert found == [cache / synth.source_hash({})] * 3
     assert (found[0] / "manifest.json").exists()
 
 
-def _assembly(cache: Path, name: str, used: float) -> Path:
-    path = cache / name
-    path.mkdir(parents=True)
-    (path / "manifest.json").write_text("{}")
-    os.utime(path, (used, used))
-    return path
-
-
-def test_the_cache_keeps_the_assemblies_used_last_and_any_used_within_the_hour(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache = tree / "cdk.out.embedded"
-    monkeypatch.setattr(synth, "CACHE", cache)
+def test_the_cache_keeps_the_assemblies_used_last_and_any_used_within_the_hour(cache: Path) -> None:
     now = time.time()
     day = 86_400.0
     latest = [_assembly(cache, f"latest{n:02d}", now - 10 - n) for n in range(synth.KEEP)]
@@ -103,16 +129,12 @@ def test_the_cache_keeps_the_assemblies_used_last_and_any_used_within_the_hour(
     old = [_assembly(cache, f"old{n:02d}", now - day - n) for n in range(3)]
     half_written = cache / "half"  # an assembly whose deletion or writing was cut short
     half_written.mkdir()
-    os.utime(half_written, (now - day, now - day))
+    _used(half_written, now - day)
     live_staging = _assembly(cache, "synth-live", now - 5)  # CDK has written its manifest already
     dead_staging = _assembly(cache, "synth-dead", now - day)
     interrupted = _assembly(cache, "discarded-x", now)
-    stale_lock = cache / ".gone.lock"
-    stale_lock.write_text("")
-    os.utime(stale_lock, (now - day, now - day))
-    kept_lock = cache / ".latest00.lock"
-    kept_lock.write_text("")
-    os.utime(kept_lock, (now - day, now - day))
+    stale_lock = _lock(cache, ".gone.lock", now - day)
+    kept_lock = _lock(cache, ".latest00.lock", now - day)
 
     synth._prune(now)
 
@@ -121,16 +143,9 @@ def test_the_cache_keeps_the_assemblies_used_last_and_any_used_within_the_hour(
     assert not {p.name for p in [*old, half_written, dead_staging, interrupted, stale_lock]} & kept
 
 
-def test_a_synthesis_prunes_the_cache(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = tree / "cdk.out.embedded"
-    monkeypatch.setattr(synth, "CACHE", cache)
+def test_a_synthesis_prunes_the_cache(cache: Path, synthesis: FakeSynthesis) -> None:
     old = [_assembly(cache, f"old{n:02d}", time.time() - 86_400 - n) for n in range(synth.KEEP + 2)]
 
-    def synthesize(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
-        (Path(command[-2]) / "manifest.json").write_text("{}")
-        return subprocess.CompletedProcess(command, 0, "", "")
-
-    monkeypatch.setattr(synth.subprocess, "run", synthesize)
     made = synth.cloud_assembly({})
 
     assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == sorted(
@@ -139,29 +154,21 @@ def test_a_synthesis_prunes_the_cache(tree: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_directory_that_is_not_an_assembly_is_replaced_by_one(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
+    cache: Path, synthesis: FakeSynthesis
 ) -> None:
     # Left by an interrupted removal or by hand: before, the fresh synthesis lost the rename
     # to it and every later call synthesized again and returned a directory without a template.
-    cache = tree / "cdk.out.embedded"
-    monkeypatch.setattr(synth, "CACHE", cache)
     broken = cache / synth.source_hash({})
     (broken / "asset.x").mkdir(parents=True)
 
-    def synthesize(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
-        (Path(command[-2]) / "manifest.json").write_text("{}")
-        return subprocess.CompletedProcess(command, 0, "", "")
-
-    monkeypatch.setattr(synth.subprocess, "run", synthesize)
-
     assert (synth.cloud_assembly({}) / "manifest.json").exists()
+    assert len(synthesis.runs) == 1
 
 
-def test_an_assembly_read_from_the_cache_counts_as_used(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = tree / "cdk.out.embedded"
-    monkeypatch.setattr(synth, "CACHE", cache)
+def test_an_assembly_read_from_the_cache_counts_as_used(cache: Path, synthesis: FakeSynthesis) -> None:
     stale = time.time() - 86_400
     hit = _assembly(cache, synth.source_hash({}), stale)
 
     assert synth.cloud_assembly({}) == hit
     assert hit.stat().st_mtime > stale + 3600
+    assert synthesis.runs == []
