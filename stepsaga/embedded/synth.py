@@ -22,7 +22,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ KEEP = 12
 KEEP_USED_WITHIN = 3600.0
 _STAGING = "synth-"  # a synthesis writes here, then renames it to its hash
 _DISCARDED = "discarded-"  # a pruned assembly, renamed before it is deleted
+_LOCK_SUFFIX = ".lock"
 
 
 def source_hash(context: dict[str, Any]) -> str:
@@ -49,7 +49,12 @@ def source_hash(context: dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
-@contextmanager
+def _lock_of(key: str) -> Path:
+    """The file an assembly's synthesis is locked by (hidden, beside the assembly)."""
+    return CACHE / f".{key}{_LOCK_SUFFIX}"
+
+
+@contextlib.contextmanager
 def _one_synthesis_at_a_time(key: str) -> Iterator[None]:
     """Processes that need the same assembly at once (pytest-xdist's workers on a fresh clone,
     two ``stepsaga`` commands) wait for one synthesis instead of each running its own: ~7 s
@@ -60,7 +65,7 @@ def _one_synthesis_at_a_time(key: str) -> Iterator[None]:
     except ImportError:
         yield
         return
-    with open(CACHE / f".{key}.lock", "w") as lock:
+    with open(_lock_of(key), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -102,8 +107,9 @@ def _prune(now: float | None = None) -> None:
             elif path.name.startswith(_STAGING):  # a synthesis at work, or one that died
                 if now - used > KEEP_USED_WITHIN:
                     shutil.rmtree(path, ignore_errors=True)
-            elif path.name.endswith(".lock"):  # of a synthesis that failed, or a pruned assembly
-                if now - used > KEEP_USED_WITHIN and not (CACHE / path.name[1:-5]).exists():
+            elif path.name.endswith(_LOCK_SUFFIX):  # of a synthesis that failed, or a pruned assembly
+                key = path.name.removeprefix(".").removesuffix(_LOCK_SUFFIX)
+                if now - used > KEEP_USED_WITHIN and not (CACHE / key).exists():
                     path.unlink()
             elif path.is_dir():
                 found.append((used, path))
