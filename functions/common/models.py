@@ -114,13 +114,17 @@ class Project(BaseModel):
 MAX_PROJECTS = 50
 
 
+# The faults a saga runs under, by state: the saga's input and each Map item carry them.
+Faults = Annotated[dict[StateName, Fault], Field(max_length=20)]
+
+
 class SagaInput(BaseModel):
     """The execution input: the request plus optional fault injection."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     request: SagaRequest
-    faults: dict[StateName, Fault] = Field(default_factory=dict, max_length=20)
+    faults: Faults = Field(default_factory=dict)
 
 
 class ItemInput(BaseModel):
@@ -130,7 +134,7 @@ class ItemInput(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    faults: dict[StateName, Fault] = Field(default_factory=dict, max_length=20)
+    faults: Faults = Field(default_factory=dict)
 
 
 class StepContext(BaseModel):
