@@ -33,7 +33,7 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aws_durable_execution_sdk_python import DurableContext, StepContext, StepError, durable_execution
 from aws_durable_execution_sdk_python.config import Duration, StepConfig
@@ -45,9 +45,10 @@ from functions.agents import analysis, evolution, execution, generation, observa
 from functions.common import store
 from functions.common.errors import AgentPermanentError, InvalidRequest
 from functions.common.faults import FaultPlan
+from functions.common.names import ARTIFACTS_OF_SAGA
 from functions.common.settings import Settings
 from functions.common.step import Step
-from functions.common.store import KEYS, DynamoSagaStore, S3ArtifactStore, from_item
+from functions.common.store import KEYS, DynamoSagaStore, Kind, S3ArtifactStore
 from functions.common.targets import fetch
 from statemachines.catalogue import TEST_GENERATION
 from statemachines.saga import RetryPolicy
@@ -301,26 +302,8 @@ class PeerSaga:
 
     # -- the saga's data -------------------------------------------------------------------
     def items(self, kind: str, saga_id: str) -> list[dict[str, Any]]:
-        import boto3
-
-        table = getattr(self.settings, f"{kind}_table")
-        pages = (
-            boto3.client("dynamodb", region_name=os.environ["AWS_REGION"])
-            .get_paginator("query")
-            .paginate(
-                TableName=table,
-                KeyConditionExpression="saga_id = :s",
-                ExpressionAttributeValues={":s": {"S": saga_id}},
-            )
-        )
-        return [from_item(i) for page in pages for i in page["Items"]]
+        """What the saga wrote, read by the store it wrote through (every page)."""
+        return DynamoSagaStore(self.settings).items(cast("Kind", kind), saga_id)
 
     def artifact_keys(self, saga_id: str) -> list[str]:
-        import boto3
-
-        pages = (
-            boto3.client("s3", region_name=os.environ["AWS_REGION"])
-            .get_paginator("list_objects_v2")
-            .paginate(Bucket=self.settings.artifacts_bucket, Prefix=f"runs/{saga_id}/")
-        )
-        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+        return S3ArtifactStore(self.settings).keys(ARTIFACTS_OF_SAGA.format(saga_id))

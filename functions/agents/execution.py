@@ -17,6 +17,7 @@ from typing import Any
 from functions.agents.ledger import compensate, created
 from functions.common.errors import AgentPermanentError, AgentTransientError, SagaFenced
 from functions.common.models import RunResult, TestCase
+from functions.common.names import ARTIFACTS_OF_SAGA
 from functions.common.step import Step
 from functions.common.store import ArtifactStore, SagaStore
 from functions.common.targets import HttpResponse, TargetRefused, TargetUnreachable
@@ -71,7 +72,7 @@ def check(test: TestCase, fetch: Fetch) -> RunResult:
 
 
 def artifact_key(saga_id: str, test_id: str) -> str:
-    return f"runs/{saga_id}/{test_id}.json"
+    return f"{ARTIFACTS_OF_SAGA.format(saga_id)}{test_id}.json"
 
 
 CONCURRENCY = {"low": 1, "normal": 4, "high": 8}  # checks in flight at once, by saga priority
@@ -179,7 +180,7 @@ def undo(step: Step, store: SagaStore, artifacts: ArtifactStore) -> dict[str, An
     def _undo(entry: dict[str, Any]) -> int:
         # The ledger's keys, plus anything under the saga's own prefix: an attempt that the
         # fence stopped between its S3 put and its ledger write leaves nothing behind either.
-        keys = set(created(entry, "artifacts")) | set(artifacts.keys(f"runs/{step.saga_id}/"))
+        keys = set(created(entry, "artifacts")) | set(artifacts.keys(ARTIFACTS_OF_SAGA.format(step.saga_id)))
         deleted = artifacts.delete(sorted(keys))
         cleaned = store.set_status("runs", step.saga_id, created(entry, "runs"), "CLEANED")
         return deleted + cleaned

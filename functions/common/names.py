@@ -27,6 +27,9 @@ API_MACHINES = SAGA_MACHINES + PARENT_MACHINES
 # asks for execution names of [0-9A-Za-z_-] only for CloudWatch logging to work.
 CHILD_SAGA_ID = "{}-p{}"
 
+# Where a saga's artifacts live in the artifacts bucket: every key starts with this prefix.
+ARTIFACTS_OF_SAGA = "runs/{}/"
+
 # The error (and Fail state) a saga ends with when a compensation kept failing.
 COMPENSATION_FAILED = "CompensationFailed"
 

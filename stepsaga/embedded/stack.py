@@ -31,7 +31,12 @@ from typing import Any
 import boto3
 
 from functions.api.routes import HANDLER as API_HANDLER
-from functions.common.names import ENV_AUDIT_TABLE, REVIEWED_TEST_GENERATION, TEST_GENERATION
+from functions.common.names import (
+    ARTIFACTS_OF_SAGA,
+    ENV_AUDIT_TABLE,
+    REVIEWED_TEST_GENERATION,
+    TEST_GENERATION,
+)
 from infra import names
 from stepsaga.embedded import events, patches, synth
 from stepsaga.embedded.account import ACCOUNT, REGION
@@ -382,7 +387,9 @@ class EmbeddedStack:
         pages = (
             self.client("s3")
             .get_paginator("list_objects_v2")
-            .paginate(Bucket=self.outputs[names.OUT_ARTIFACTS_BUCKET], Prefix=f"runs/{saga_id}/")
+            .paginate(
+                Bucket=self.outputs[names.OUT_ARTIFACTS_BUCKET], Prefix=ARTIFACTS_OF_SAGA.format(saga_id)
+            )
         )
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
